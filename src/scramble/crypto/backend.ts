@@ -1,0 +1,33 @@
+/**
+ * The only door to cryptographic primitives. Two implementations exist
+ * (native libsodium and pure-JS noble) and must agree byte for byte; the
+ * packet layer never imports a crypto library directly.
+ */
+export interface CryptoBackend {
+  readonly name: BackendName;
+  /** X25519(scalar, u). Throws CryptoFailure when the result is all zero (low-order input). */
+  x25519(scalar: Uint8Array, point: Uint8Array): Uint8Array;
+  x25519Base(scalar: Uint8Array): Uint8Array;
+  /** Ed25519 public key of a 32-byte seed. */
+  ed25519PublicKey(seed: Uint8Array): Uint8Array;
+  ed25519Sign(seed: Uint8Array, message: Uint8Array): Uint8Array;
+  ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+  /** IETF ChaCha20 (RFC 8439): 32-byte key, 12-byte nonce, counter 0. Returns a new array. */
+  chacha20Xor(key: Uint8Array, nonce: Uint8Array, data: Uint8Array): Uint8Array;
+  /** BLAKE2b with output length 16..64 and an optional 16..64-byte key. */
+  blake2b(data: Uint8Array, outLen: number, key?: Uint8Array): Uint8Array;
+  /** NaCl crypto_box_easy (X25519 + XSalsa20-Poly1305), output = tag(16) || ciphertext. */
+  boxEasy(message: Uint8Array, nonce: Uint8Array, publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array;
+  /** Inverse of boxEasy; null when the tag does not verify. */
+  boxOpenEasy(box: Uint8Array, nonce: Uint8Array, publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array | null;
+  randomBytes(n: number): Uint8Array;
+  /** Constant-time equality for MACs and tags (length leak only). */
+  equal(a: Uint8Array, b: Uint8Array): boolean;
+}
+
+export type BackendName = 'sodium' | 'noble';
+
+export const X25519_BYTES = 32;
+export const ED25519_SIGNATURE_BYTES = 64;
+export const BOX_NONCE_BYTES = 24;
+export const BOX_MAC_BYTES = 16;

@@ -1,0 +1,96 @@
+import { chacha20 } from '@noble/ciphers/chacha.js';
+import { hsalsa, xsalsa20poly1305 } from '@noble/ciphers/salsa.js';
+import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import { blake2b } from '@noble/hashes/blake2.js';
+import { randomBytes } from '@noble/hashes/utils.js';
+import { CryptoFailure } from '../errors.js';
+import type { CryptoBackend } from './backend.js';
+
+// "expand 32-byte k" as little-endian words: the Salsa20 sigma constant.
+const SIGMA = new Uint32Array([0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]);
+
+function u8ToU32(b: Uint8Array): Uint32Array {
+  const out = new Uint32Array(b.length / 4);
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  for (let i = 0; i < out.length; i++) out[i] = dv.getUint32(i * 4, true);
+  return out;
+}
+
+function u32ToU8(w: Uint32Array): Uint8Array {
+  const out = new Uint8Array(w.length * 4);
+  const dv = new DataView(out.buffer);
+  for (let i = 0; i < w.length; i++) dv.setUint32(i * 4, w[i] as number, true);
+  return out;
+}
+
+/** crypto_box_beforenm: HSalsa20 of the X25519 shared secret with a zero input. */
+function boxKey(publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array {
+  const shared = x25519Checked(secretKey, publicKey);
+  const out = new Uint32Array(8);
+  hsalsa(SIGMA, u8ToU32(shared), new Uint32Array(4), out);
+  return u32ToU8(out);
+}
+
+function x25519Checked(scalar: Uint8Array, point: Uint8Array): Uint8Array {
+  let out: Uint8Array;
+  try {
+    out = x25519.scalarMult(scalar, point);
+  } catch {
+    throw new CryptoFailure('X25519 produced the identity (low-order point)');
+  }
+  let acc = 0;
+  for (const b of out) acc |= b;
+  if (acc === 0) throw new CryptoFailure('X25519 produced the identity (low-order point)');
+  return out;
+}
+
+export function loadNobleBackend(): CryptoBackend {
+  return {
+    name: 'noble',
+    x25519: x25519Checked,
+    x25519Base(scalar) {
+      return x25519.scalarMultBase(scalar);
+    },
+    ed25519PublicKey(seed) {
+      return ed25519.getPublicKey(seed);
+    },
+    ed25519Sign(seed, message) {
+      return ed25519.sign(message, seed);
+    },
+    ed25519Verify(publicKey, message, signature) {
+      if (publicKey.length !== 32 || signature.length !== 64) return false;
+      try {
+        // zip215:false = RFC 8032 strict checks, matching libsodium's verifier.
+        return ed25519.verify(signature, message, publicKey, { zip215: false });
+      } catch {
+        return false;
+      }
+    },
+    chacha20Xor(key, nonce, data) {
+      return chacha20(key, nonce, data);
+    },
+    blake2b(data, outLen, key) {
+      return key ? blake2b(data, { dkLen: outLen, key }) : blake2b(data, { dkLen: outLen });
+    },
+    boxEasy(message, nonce, publicKey, secretKey) {
+      return xsalsa20poly1305(boxKey(publicKey, secretKey), nonce).encrypt(message);
+    },
+    boxOpenEasy(box, nonce, publicKey, secretKey) {
+      if (box.length < 16) return null;
+      try {
+        return xsalsa20poly1305(boxKey(publicKey, secretKey), nonce).decrypt(box);
+      } catch {
+        return null;
+      }
+    },
+    randomBytes(n) {
+      return randomBytes(n);
+    },
+    equal(a, b) {
+      if (a.length !== b.length) return false;
+      let diff = 0;
+      for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
+      return diff === 0;
+    },
+  };
+}
