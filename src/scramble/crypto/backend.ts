@@ -20,6 +20,12 @@ export interface CryptoBackend {
   boxEasy(message: Uint8Array, nonce: Uint8Array, publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array;
   /** Inverse of boxEasy; null when the tag does not verify. */
   boxOpenEasy(box: Uint8Array, nonce: Uint8Array, publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array | null;
+  /** Ed25519 public key -> X25519 public key (birational map, libsodium crypto_sign_ed25519_pk_to_curve25519). */
+  ed25519PublicToX25519(publicKey: Uint8Array): Uint8Array;
+  /** Ed25519 seed -> X25519 secret scalar (libsodium crypto_sign_ed25519_sk_to_curve25519). */
+  ed25519SeedToX25519(seed: Uint8Array): Uint8Array;
+  /** Argon2id v1.3 with one lane (libsodium crypto_pwhash ALG_ARGON2ID13); salt 16 bytes, memory in bytes. */
+  argon2id(password: Uint8Array, salt: Uint8Array, opsLimit: number, memLimitBytes: number, outLen: number): Uint8Array;
   randomBytes(n: number): Uint8Array;
   /** Constant-time equality for MACs and tags (length leak only). */
   equal(a: Uint8Array, b: Uint8Array): boolean;

@@ -1,6 +1,7 @@
 import { chacha20 } from '@noble/ciphers/chacha.js';
 import { hsalsa, xsalsa20poly1305 } from '@noble/ciphers/salsa.js';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import { argon2id } from '@noble/hashes/argon2.js';
 import { blake2b } from '@noble/hashes/blake2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { CryptoFailure } from '../errors.js';
@@ -82,6 +83,19 @@ export function loadNobleBackend(): CryptoBackend {
       } catch {
         return null;
       }
+    },
+    ed25519PublicToX25519(publicKey) {
+      try {
+        return ed25519.utils.toMontgomery(publicKey);
+      } catch {
+        throw new CryptoFailure('not a valid Ed25519 public key');
+      }
+    },
+    ed25519SeedToX25519(seed) {
+      return ed25519.utils.toMontgomerySecret(seed);
+    },
+    argon2id(password, salt, opsLimit, memLimitBytes, outLen) {
+      return argon2id(password, salt, { t: opsLimit, m: Math.floor(memLimitBytes / 1024), p: 1, dkLen: outLen });
     },
     randomBytes(n) {
       return randomBytes(n);

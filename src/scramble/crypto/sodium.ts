@@ -16,6 +16,10 @@ interface Sodium {
   crypto_box_easy(c: Buffer, m: Buffer, n: Buffer, pk: Buffer, sk: Buffer): void;
   crypto_box_open_easy(m: Buffer, c: Buffer, n: Buffer, pk: Buffer, sk: Buffer): boolean;
   randombytes_buf(b: Buffer): void;
+  crypto_sign_ed25519_pk_to_curve25519(x: Buffer, ed: Buffer): void;
+  crypto_sign_ed25519_sk_to_curve25519(x: Buffer, ed: Buffer): void;
+  crypto_pwhash(out: Buffer, pw: Buffer, salt: Buffer, ops: number, mem: number, alg: number): void;
+  crypto_pwhash_ALG_ARGON2ID13: number;
   sodium_memcmp(a: Buffer, b: Buffer): boolean;
 }
 const require = createRequire(import.meta.url);
@@ -92,6 +96,29 @@ export function loadSodiumBackend(): CryptoBackend {
         return null;
       }
       return ok ? new Uint8Array(out.buffer, out.byteOffset, out.length) : null;
+    },
+    ed25519PublicToX25519(publicKey) {
+      const out = Buffer.allocUnsafe(32);
+      try {
+        s.crypto_sign_ed25519_pk_to_curve25519(out, asBuf(publicKey));
+      } catch {
+        throw new CryptoFailure('not a valid Ed25519 public key');
+      }
+      return new Uint8Array(out);
+    },
+    ed25519SeedToX25519(seed) {
+      const pk = Buffer.allocUnsafe(32);
+      const sk = Buffer.allocUnsafe(64);
+      s.crypto_sign_seed_keypair(pk, sk, asBuf(seed));
+      const out = Buffer.allocUnsafe(32);
+      s.crypto_sign_ed25519_sk_to_curve25519(out, sk);
+      sk.fill(0);
+      return new Uint8Array(out);
+    },
+    argon2id(password, salt, opsLimit, memLimitBytes, outLen) {
+      const out = Buffer.allocUnsafe(outLen);
+      s.crypto_pwhash(out, asBuf(password), asBuf(salt), opsLimit, memLimitBytes, s.crypto_pwhash_ALG_ARGON2ID13);
+      return new Uint8Array(out);
     },
     randomBytes(n) {
       const out = Buffer.allocUnsafe(n);
