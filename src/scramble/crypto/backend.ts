@@ -20,6 +20,10 @@ export interface CryptoBackend {
   boxEasy(message: Uint8Array, nonce: Uint8Array, publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array;
   /** Inverse of boxEasy; null when the tag does not verify. */
   boxOpenEasy(box: Uint8Array, nonce: Uint8Array, publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array | null;
+  /** NaCl crypto_secretbox_easy (XSalsa20-Poly1305), 32-byte key, 24-byte nonce, output = tag(16) || ciphertext. */
+  secretboxEasy(message: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array;
+  /** Inverse of secretboxEasy; null when the tag does not verify. */
+  secretboxOpenEasy(box: Uint8Array, nonce: Uint8Array, key: Uint8Array): Uint8Array | null;
   /** Ed25519 public key -> X25519 public key (birational map, libsodium crypto_sign_ed25519_pk_to_curve25519). */
   ed25519PublicToX25519(publicKey: Uint8Array): Uint8Array;
   /** Ed25519 seed -> X25519 secret scalar (libsodium crypto_sign_ed25519_sk_to_curve25519). */

@@ -84,6 +84,17 @@ export function loadNobleBackend(): CryptoBackend {
         return null;
       }
     },
+    secretboxEasy(message, nonce, key) {
+      return xsalsa20poly1305(key, nonce).encrypt(message);
+    },
+    secretboxOpenEasy(box, nonce, key) {
+      if (box.length < 16) return null;
+      try {
+        return xsalsa20poly1305(key, nonce).decrypt(box);
+      } catch {
+        return null;
+      }
+    },
     ed25519PublicToX25519(publicKey) {
       try {
         return ed25519.utils.toMontgomery(publicKey);

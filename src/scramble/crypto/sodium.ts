@@ -16,6 +16,8 @@ interface Sodium {
   crypto_box_easy(c: Buffer, m: Buffer, n: Buffer, pk: Buffer, sk: Buffer): void;
   crypto_box_open_easy(m: Buffer, c: Buffer, n: Buffer, pk: Buffer, sk: Buffer): boolean;
   randombytes_buf(b: Buffer): void;
+  crypto_secretbox_easy(c: Buffer, m: Buffer, n: Buffer, k: Buffer): void;
+  crypto_secretbox_open_easy(m: Buffer, c: Buffer, n: Buffer, k: Buffer): boolean;
   crypto_sign_ed25519_pk_to_curve25519(x: Buffer, ed: Buffer): void;
   crypto_sign_ed25519_sk_to_curve25519(x: Buffer, ed: Buffer): void;
   crypto_pwhash(out: Buffer, pw: Buffer, salt: Buffer, ops: number, mem: number, alg: number): void;
@@ -96,6 +98,20 @@ export function loadSodiumBackend(): CryptoBackend {
         return null;
       }
       return ok ? new Uint8Array(out.buffer, out.byteOffset, out.length) : null;
+    },
+    secretboxEasy(message, nonce, key) {
+      const out = Buffer.allocUnsafe(message.length + 16);
+      s.crypto_secretbox_easy(out, asBuf(message), asBuf(nonce), asBuf(key));
+      return new Uint8Array(out);
+    },
+    secretboxOpenEasy(box, nonce, key) {
+      if (box.length < 16) return null;
+      const out = Buffer.allocUnsafe(box.length - 16);
+      try {
+        return s.crypto_secretbox_open_easy(out, asBuf(box), asBuf(nonce), asBuf(key)) ? new Uint8Array(out) : null;
+      } catch {
+        return null;
+      }
     },
     ed25519PublicToX25519(publicKey) {
       const out = Buffer.allocUnsafe(32);
