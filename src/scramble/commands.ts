@@ -86,6 +86,7 @@ function usedBytes(type: number): number {
 
 /** Decodes a command slot; unknown types and non-zero padding are rejected. */
 export function decodeCommand(bytes: Uint8Array): HopCommand {
+  if (bytes.length !== COMMAND_BYTES) throw new MalformedPacket('bad_command', `command slot is ${bytes.length} bytes`);
   const type = bytes[0] as number;
   const used = usedBytes(type);
   if (used < 0) throw new MalformedPacket('bad_command', `unknown command type 0x${type.toString(16)}`);

@@ -12,11 +12,12 @@ import { InvalidArgument } from './errors.js';
  */
 export const LIONESS_KEY_BYTES = 128;
 const ZERO_NONCE = new Uint8Array(12);
+/** Round key L xor Ki, reused (every call is synchronous) and wiped after each block. */
+const roundKey = new Uint8Array(32);
 
 function streamRound(crypto: CryptoBackend, l: Uint8Array, k: Uint8Array, r: Uint8Array): void {
-  const key = new Uint8Array(32);
-  for (let i = 0; i < 32; i++) key[i] = (l[i] as number) ^ (k[i] as number);
-  r.set(crypto.chacha20Xor(key, ZERO_NONCE, r));
+  for (let i = 0; i < 32; i++) roundKey[i] = (l[i] as number) ^ (k[i] as number);
+  crypto.chacha20Xor(roundKey, ZERO_NONCE, r, r);
 }
 
 function hashRound(crypto: CryptoBackend, r: Uint8Array, k: Uint8Array, l: Uint8Array): void {
@@ -29,26 +30,44 @@ function check(key: Uint8Array, block: Uint8Array): void {
   if (block.length <= 32) throw new InvalidArgument('Lioness block must be longer than 32 bytes');
 }
 
-export function lionessEncrypt(crypto: CryptoBackend, key: Uint8Array, block: Uint8Array): Uint8Array {
+/** Encrypts `block` in place (no copy: the hot path of a mix). */
+export function lionessEncryptInPlace(crypto: CryptoBackend, key: Uint8Array, block: Uint8Array): void {
   check(key, block);
+  const l = block.subarray(0, 32);
+  const r = block.subarray(32);
+  try {
+    streamRound(crypto, l, key.subarray(0, 32), r);
+    hashRound(crypto, r, key.subarray(32, 64), l);
+    streamRound(crypto, l, key.subarray(64, 96), r);
+    hashRound(crypto, r, key.subarray(96, 128), l);
+  } finally {
+    roundKey.fill(0);
+  }
+}
+
+/** Decrypts `block` in place. */
+export function lionessDecryptInPlace(crypto: CryptoBackend, key: Uint8Array, block: Uint8Array): void {
+  check(key, block);
+  const l = block.subarray(0, 32);
+  const r = block.subarray(32);
+  try {
+    hashRound(crypto, r, key.subarray(96, 128), l);
+    streamRound(crypto, l, key.subarray(64, 96), r);
+    hashRound(crypto, r, key.subarray(32, 64), l);
+    streamRound(crypto, l, key.subarray(0, 32), r);
+  } finally {
+    roundKey.fill(0);
+  }
+}
+
+export function lionessEncrypt(crypto: CryptoBackend, key: Uint8Array, block: Uint8Array): Uint8Array {
   const out = new Uint8Array(block);
-  const l = out.subarray(0, 32);
-  const r = out.subarray(32);
-  streamRound(crypto, l, key.subarray(0, 32), r);
-  hashRound(crypto, r, key.subarray(32, 64), l);
-  streamRound(crypto, l, key.subarray(64, 96), r);
-  hashRound(crypto, r, key.subarray(96, 128), l);
+  lionessEncryptInPlace(crypto, key, out);
   return out;
 }
 
 export function lionessDecrypt(crypto: CryptoBackend, key: Uint8Array, block: Uint8Array): Uint8Array {
-  check(key, block);
   const out = new Uint8Array(block);
-  const l = out.subarray(0, 32);
-  const r = out.subarray(32);
-  hashRound(crypto, r, key.subarray(96, 128), l);
-  streamRound(crypto, l, key.subarray(64, 96), r);
-  hashRound(crypto, r, key.subarray(32, 64), l);
-  streamRound(crypto, l, key.subarray(0, 32), r);
+  lionessDecryptInPlace(crypto, key, out);
   return out;
 }

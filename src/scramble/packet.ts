@@ -12,7 +12,7 @@ import {
 } from './geometry.js';
 import { buildHeader, type RouteHop } from './header.js';
 import { deriveHopKeys } from './kdf.js';
-import { lionessDecrypt, lionessEncrypt } from './lioness.js';
+import { lionessDecryptInPlace, lionessEncryptInPlace } from './lioness.js';
 import type { Rng } from './rng.js';
 
 export type { RouteHop } from './header.js';
@@ -41,9 +41,9 @@ export function createPacket(
   rng: Rng,
 ): Uint8Array {
   const { header, payloadKeys } = buildHeader(crypto, geometry, route, rng);
-  let payload = padBody(geometry, body);
+  const payload = padBody(geometry, body);
   for (let i = payloadKeys.length - 1; i >= 0; i--)
-    payload = lionessEncrypt(crypto, payloadKeys[i] as Uint8Array, payload);
+    lionessEncryptInPlace(crypto, payloadKeys[i] as Uint8Array, payload);
   const packet = new Uint8Array(geometry.packetSize);
   packet.set(header, 0);
   packet.set(payload, geometry.headerBytes);
@@ -71,6 +71,13 @@ function checkZeroTag(crypto: CryptoBackend, payload: Uint8Array): void {
   }
 }
 
+/** u < 2^255 - 19, little-endian. */
+function isCanonicalU(u: Uint8Array): boolean {
+  if ((u[31] as number) !== 0x7f) return (u[31] as number) < 0x7f;
+  for (let i = 30; i > 0; i--) if (u[i] !== 0xff) return true;
+  return (u[0] as number) < 0xed;
+}
+
 /**
  * Peels one layer with this hop's mix private key. Every failure caused by the
  * bytes is a MalformedPacket (ReplayedPacket for replays); nothing else escapes.
@@ -91,6 +98,9 @@ export function unwrapPacket(
   const beta = packet.subarray(1 + ALPHA_BYTES, 1 + ALPHA_BYTES + B);
   const gamma = packet.subarray(1 + ALPHA_BYTES + B, geometry.headerBytes);
 
+  // X25519 ignores bit 255 of u and reduces u mod p, so a non-canonical alpha (top bit set, or u >= p)
+  // would give the same shared secret: a flipped bit would pass the MAC. Only canonical u is accepted.
+  if (!isCanonicalU(alpha)) throw new MalformedPacket('bad_point', 'alpha is not a canonical X25519 u-coordinate');
   let shared: Uint8Array;
   try {
     shared = crypto.x25519(privateKey, alpha);
@@ -104,11 +114,17 @@ export function unwrapPacket(
   }
   if (replay?.(keys.replayTag)) throw new ReplayedPacket();
 
-  const extended = new Uint8Array(B + SLOT_BYTES);
-  extended.set(beta, 0);
-  const routing = crypto.chacha20Xor(keys.headerKey, ZERO_NONCE, extended);
+  // beta || zero slot, decrypted in place: the shifted routing info plus this hop's slot.
+  const routing = new Uint8Array(B + SLOT_BYTES);
+  routing.set(beta, 0);
+  crypto.chacha20Xor(keys.headerKey, ZERO_NONCE, routing, routing);
   const command: HopCommand = decodeCommand(routing.subarray(0, COMMAND_BYTES));
-  const payload = lionessDecrypt(crypto, keys.payloadKey, packet.subarray(geometry.headerBytes));
+  // The payload is decrypted in place in the buffer it leaves in: the next
+  // packet for a relay, a payload-sized array of its own otherwise.
+  const out = new Uint8Array(command.kind === 'relay' ? geometry.packetSize : geometry.payloadBytes);
+  const payload = out.subarray(out.length - geometry.payloadBytes);
+  payload.set(packet.subarray(geometry.headerBytes));
+  lionessDecryptInPlace(crypto, keys.payloadKey, payload);
   const replayTag = keys.replayTag.slice();
 
   switch (command.kind) {
@@ -120,12 +136,10 @@ export function unwrapPacket(
         if (err instanceof CryptoFailure) throw new MalformedPacket('bad_point', 'blinded alpha is low-order');
         throw err;
       }
-      const out = new Uint8Array(geometry.packetSize);
       out[0] = PACKET_VERSION;
       out.set(nextAlpha, 1);
       out.set(routing.subarray(SLOT_BYTES, SLOT_BYTES + B), 1 + ALPHA_BYTES);
       out.set(routing.subarray(COMMAND_BYTES, SLOT_BYTES), 1 + ALPHA_BYTES + B);
-      out.set(payload, geometry.headerBytes);
       return { kind: 'forward', next: command.next, delayMs: command.delayMs, packet: out, replayTag };
     }
     case 'surbReply':

@@ -12,8 +12,12 @@ export interface CryptoBackend {
   ed25519PublicKey(seed: Uint8Array): Uint8Array;
   ed25519Sign(seed: Uint8Array, message: Uint8Array): Uint8Array;
   ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
-  /** IETF ChaCha20 (RFC 8439): 32-byte key, 12-byte nonce, counter 0. Returns a new array. */
-  chacha20Xor(key: Uint8Array, nonce: Uint8Array, data: Uint8Array): Uint8Array;
+  /**
+   * IETF ChaCha20 (RFC 8439): 32-byte key, 12-byte nonce, counter 0. Returns a new array, or
+   * writes into `output` (same length as `data`; may be `data` itself, not a shifted overlap)
+   * and returns it.
+   */
+  chacha20Xor(key: Uint8Array, nonce: Uint8Array, data: Uint8Array, output?: Uint8Array): Uint8Array;
   /** BLAKE2b with output length 16..64 and an optional 16..64-byte key. */
   blake2b(data: Uint8Array, outLen: number, key?: Uint8Array): Uint8Array;
   /** NaCl crypto_box_easy (X25519 + XSalsa20-Poly1305), output = tag(16) || ciphertext. */

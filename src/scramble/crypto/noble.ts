@@ -1,8 +1,10 @@
 import { chacha20 } from '@noble/ciphers/chacha.js';
 import { hsalsa, xsalsa20poly1305 } from '@noble/ciphers/salsa.js';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import { bytesToNumberLE, concatBytes, equalBytes } from '@noble/curves/utils.js';
 import { argon2id } from '@noble/hashes/argon2.js';
 import { blake2b } from '@noble/hashes/blake2.js';
+import { sha512 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { CryptoFailure } from '../errors.js';
 import type { CryptoBackend } from './backend.js';
@@ -61,14 +63,21 @@ export function loadNobleBackend(): CryptoBackend {
     ed25519Verify(publicKey, message, signature) {
       if (publicKey.length !== 32 || signature.length !== 64) return false;
       try {
-        // zip215:false = RFC 8032 strict checks, matching libsodium's verifier.
-        return ed25519.verify(signature, message, publicKey, { zip215: false });
+        // zip215:false = RFC 8032 strict decoding, canonical S, small-order keys rejected.
+        if (!ed25519.verify(signature, message, publicKey, { zip215: false })) return false;
+        // noble checks the cofactored equation; libsodium also rejects a small-order R and checks
+        // [S]B - [k]A = R byte for byte, which refuses an R with a torsion component. Match it.
+        const r = signature.subarray(0, 32);
+        if (ed25519.Point.fromBytes(r).isSmallOrder()) return false;
+        const k = bytesToNumberLE(sha512(concatBytes(r, publicKey, message))) % ed25519.Point.Fn.ORDER;
+        const sB = ed25519.Point.BASE.multiplyUnsafe(bytesToNumberLE(signature.subarray(32)));
+        return equalBytes(sB.subtract(ed25519.Point.fromBytes(publicKey).multiplyUnsafe(k)).toBytes(), r);
       } catch {
         return false;
       }
     },
-    chacha20Xor(key, nonce, data) {
-      return chacha20(key, nonce, data);
+    chacha20Xor(key, nonce, data, output) {
+      return output ? chacha20(key, nonce, data, output) : chacha20(key, nonce, data);
     },
     blake2b(data, outLen, key) {
       return key ? blake2b(data, { dkLen: outLen, key }) : blake2b(data, { dkLen: outLen });
@@ -96,11 +105,14 @@ export function loadNobleBackend(): CryptoBackend {
       }
     },
     ed25519PublicToX25519(publicKey) {
+      let ok = false;
       try {
-        return ed25519.utils.toMontgomery(publicKey);
-      } catch {
-        throw new CryptoFailure('not a valid Ed25519 public key');
-      }
+        // As libsodium: refuse small-order points and points outside the prime-order subgroup.
+        const point = ed25519.Point.fromBytes(publicKey);
+        ok = !point.isSmallOrder() && point.isTorsionFree();
+      } catch {}
+      if (!ok) throw new CryptoFailure('not a valid Ed25519 public key');
+      return ed25519.utils.toMontgomery(publicKey);
     },
     ed25519SeedToX25519(seed) {
       return ed25519.utils.toMontgomerySecret(seed);

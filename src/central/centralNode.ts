@@ -1,0 +1,396 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { MalformedMessage } from '../node/codec.js';
+import { countDrop, type NodeContext } from '../node/context.js';
+import type { NodeDatabase } from '../node/database.js';
+import {
+  type Directory,
+  decodeDescriptor,
+  encodeDirectory,
+  type NetworkParams,
+  type NodeDescriptor,
+  signDocument,
+} from '../node/directory.js';
+import { hex, mailboxIdOf } from '../node/ids.js';
+import { MailboxQuotaExceeded, MailboxStore } from '../node/mailboxStore.js';
+import { epochAt, MixKeyRing } from '../node/mixKeys.js';
+import { unwrapWithKeyRing } from '../node/sphinxInbox.js';
+import { type Peer, peerKey } from '../node/transport.js';
+import {
+  type ControlMessage,
+  type DeliveryKind,
+  decodeControl,
+  encodeControl,
+  FRAME_CONTROL,
+  FRAME_SPHINX,
+  signedBytes,
+} from '../node/wire.js';
+import { MalformedPacket } from '../scramble/errors.js';
+import { type PacketGeometry, packetGeometry } from '../scramble/geometry.js';
+import type { ReplayCache } from '../scramble/replayCache.js';
+import { type DeliveryHooks, decodeStoredEntry, encodeStoredEntry } from './storedEntry.js';
+
+export interface CentralOptions {
+  params: NetworkParams;
+  advertise: string;
+  mailboxTtlMs: number;
+  mailboxQuota: number;
+  /** A source is online while its last keepalive is younger than this. */
+  sessionTimeoutMs: number;
+  /** An unacknowledged delivery is sent again after this. */
+  redeliverMs: number;
+}
+
+interface Session {
+  identityKey: Uint8Array;
+  mailbox: Uint8Array;
+  peer: Peer;
+  lastSeenMs: number;
+  lastTimeMs: number;
+  inFlight: Map<number, number>;
+}
+
+/** Clock skew accepted on signed keepalives, descriptors and acks. */
+const FRESHNESS_MS = 5 * 60_000;
+const CHALLENGE_TTL_MS = 30_000;
+const MAX_CHALLENGES = 10_000;
+const DELIVERY_BATCH = 32;
+
+/**
+ * CS: directory authority, final mix hop and mailbox server. It learns single
+ * recipients (mailbox ids) but never a sender; tokens of one group message are
+ * sealed with independent ephemeral keys, so it cannot group them either.
+ */
+export class CentralNode {
+  readonly geometry: PacketGeometry;
+  private readonly ring: MixKeyRing;
+  private readonly mailboxes: MailboxStore;
+  private readonly proxies = new Map<string, NodeDescriptor>();
+  private readonly challenges = new Map<string, { nonce: Uint8Array; expires: number }>();
+  private readonly sessions = new Map<string, Session>();
+  private signedDirectory: { document: Uint8Array; signature: Uint8Array; epoch: number; version: number } | null =
+    null;
+  private directoryVersion = 0;
+  private builtVersion = -1;
+  private timers: NodeJS.Timeout[] = [];
+  /** Set by the group layer (issue: multicast) to open delivery tokens. */
+  hooks: DeliveryHooks = {};
+
+  constructor(
+    private readonly ctx: NodeContext,
+    private readonly db: NodeDatabase,
+    private readonly replay: ReplayCache,
+    private readonly opts: CentralOptions,
+  ) {
+    this.geometry = packetGeometry(opts.params.packetSize, opts.params.maxHops);
+    mkdirSync(join(ctx.dataDir, 'keys'), { recursive: true, mode: 0o700 });
+    this.ring = new MixKeyRing(ctx.crypto, join(ctx.dataDir, 'keys'), {
+      epochMs: opts.params.epochSeconds * 1000,
+      graceMs: opts.params.graceSeconds * 1000,
+    });
+    this.mailboxes = new MailboxStore(db, { ttlMs: opts.mailboxTtlMs, quota: opts.mailboxQuota });
+  }
+
+  get keyRing(): MixKeyRing {
+    return this.ring;
+  }
+
+  start(): void {
+    this.tick();
+    this.timers.push(setInterval(() => this.tick(), 1000));
+    this.timers.push(
+      setInterval(() => {
+        this.mailboxes.expire(this.ctx.now()).catch((err) => this.ctx.log.error({ err }, 'mailbox expiry failed'));
+      }, 60_000),
+    );
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
+
+  private tick(): void {
+    const now = this.ctx.now();
+    const erased = this.ring.refresh(now);
+    if (erased.length) {
+      const oldest = Math.min(...this.ring.candidates(now).map((k) => k.epoch));
+      this.replay.dropBefore(oldest);
+      this.ctx.log.info({ erased }, 'erased expired mix keys');
+    }
+    const staleBefore = now - Math.max(3 * this.opts.params.epochSeconds * 1000, 60_000);
+    for (const [id, p] of this.proxies) {
+      if (p.timestampMs < staleBefore) {
+        this.proxies.delete(id);
+        this.directoryVersion++;
+      }
+    }
+    for (const [k, c] of this.challenges) if (c.expires < now) this.challenges.delete(k);
+    this.ctx.metrics.mailboxEntries.set(this.mailboxes.count());
+    for (const s of this.sessions.values()) this.flush(s);
+  }
+
+  directory(): Directory {
+    const now = this.ctx.now();
+    return {
+      issuedAtMs: now,
+      epoch: epochAt({ epochMs: this.opts.params.epochSeconds * 1000, graceMs: 0 }, now),
+      params: this.opts.params,
+      central: {
+        identityKey: this.ctx.identity.publicKey,
+        address: this.opts.advertise,
+        mixKeys: this.ring.published(now),
+        timestampMs: now,
+      },
+      proxies: [...this.proxies.values()].sort((a, b) => hex(a.identityKey).localeCompare(hex(b.identityKey))),
+    };
+  }
+
+  private currentDirectory(): { document: Uint8Array; signature: Uint8Array } {
+    const epoch = epochAt({ epochMs: this.opts.params.epochSeconds * 1000, graceMs: 0 }, this.ctx.now());
+    if (!this.signedDirectory || this.signedDirectory.epoch !== epoch || this.builtVersion !== this.directoryVersion) {
+      const document = encodeDirectory(this.directory());
+      const signature = signDocument(this.ctx.crypto, 'directory', this.ctx.identity.seed, document);
+      this.signedDirectory = { document, signature, epoch, version: this.directoryVersion };
+      this.builtVersion = this.directoryVersion;
+    }
+    return this.signedDirectory;
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      role: 'central',
+      identityKey: hex(this.ctx.identity.publicKey),
+      proxies: this.proxies.size,
+      onlineSources: [...this.sessions.values()].filter((s) => this.online(s)).length,
+      mailboxEntries: this.mailboxes.count(),
+      epoch: epochAt({ epochMs: this.opts.params.epochSeconds * 1000, graceMs: 0 }, this.ctx.now()),
+      params: this.opts.params,
+    };
+  }
+
+  onDatagram(bytes: Uint8Array, from: Peer): void {
+    const frame = bytes[0];
+    if (frame === FRAME_SPHINX) this.onSphinx(bytes);
+    else if (frame === FRAME_CONTROL) {
+      let msg: ControlMessage;
+      try {
+        msg = decodeControl(bytes);
+      } catch (err) {
+        if (err instanceof MalformedMessage) return countDrop(this.ctx, `control_${err.reason}`, err.message);
+        throw err;
+      }
+      this.ctx.metrics.packetsIn.inc({ kind: msg.type });
+      this.onControl(msg, from);
+    } else countDrop(this.ctx, 'bad_frame');
+  }
+
+  private send(to: Peer, msg: ControlMessage): void {
+    this.ctx.metrics.packetsOut.inc({ kind: msg.type });
+    this.ctx.transport.send(to, encodeControl(msg));
+  }
+
+  private onSphinx(bytes: Uint8Array): void {
+    this.ctx.metrics.packetsIn.inc({ kind: 'sphinx' });
+    let unwrapped: ReturnType<typeof unwrapWithKeyRing>;
+    try {
+      unwrapped = unwrapWithKeyRing(this.ctx.crypto, this.geometry, this.ring, this.replay, bytes, this.ctx.now());
+    } catch (err) {
+      if (err instanceof MalformedPacket) {
+        if (err.reason === 'replay') this.ctx.metrics.replayHits.inc();
+        return countDrop(this.ctx, err.reason, err.message);
+      }
+      throw err;
+    }
+    const r = unwrapped.result;
+    switch (r.kind) {
+      case 'deliver':
+        this.store(r.mailbox, 'message', new Uint8Array(16), r.body);
+        break;
+      case 'surbReply':
+        this.store(r.mailbox, 'surbReply', r.surbId, r.payload);
+        break;
+      case 'deliverToken': {
+        const opened = this.hooks.openToken?.(r.body, this.ring.candidates(this.ctx.now()));
+        if (!opened) return countDrop(this.ctx, 'bad_token');
+        this.store(opened.mailbox, 'message', new Uint8Array(16), opened.payload);
+        break;
+      }
+      case 'drop':
+        this.ctx.metrics.packetsIn.inc({ kind: 'cover_drop' });
+        break;
+      default:
+        // CS is only ever a final hop: a relay or fan-out addressed to it is misrouted.
+        countDrop(this.ctx, 'bad_role', r.kind);
+    }
+  }
+
+  private store(mailbox: Uint8Array, kind: DeliveryKind, surbId: Uint8Array, payload: Uint8Array): void {
+    const key = hex(mailbox);
+    if (this.db.meta.get(`acct:${key}`) === undefined) return countDrop(this.ctx, 'unknown_mailbox');
+    const entry = encodeStoredEntry(kind, surbId, payload, this.geometry);
+    this.mailboxes.put(mailbox, entry, this.ctx.now()).then(
+      () => {
+        this.ctx.metrics.mailboxEntries.set(this.mailboxes.count());
+        const s = this.sessions.get(key);
+        if (s) this.flush(s);
+      },
+      (err) => {
+        if (err instanceof MailboxQuotaExceeded) countDrop(this.ctx, 'mailbox_full');
+        else this.ctx.log.error({ err }, 'mailbox write failed');
+      },
+    );
+  }
+
+  private online(s: Session): boolean {
+    return this.ctx.now() - s.lastSeenMs < this.opts.sessionTimeoutMs;
+  }
+
+  /** Sends pending entries to an online source; unacknowledged ones again after redeliverMs. */
+  private flush(s: Session): void {
+    if (!this.online(s)) return;
+    const now = this.ctx.now();
+    for (const e of this.mailboxes.pending(s.mailbox, DELIVERY_BATCH * 4)) {
+      const sentAt = s.inFlight.get(e.id);
+      if (sentAt !== undefined && now - sentAt < this.opts.redeliverMs) continue;
+      const stored = decodeStoredEntry(e.body);
+      if (!stored) continue;
+      s.inFlight.set(e.id, now);
+      this.send(s.peer, {
+        type: 'delivery',
+        entryId: e.id,
+        kind: stored.kind,
+        surbId: stored.surbId,
+        payload: stored.payload,
+      });
+    }
+  }
+
+  private fresh(timeMs: number): boolean {
+    return Math.abs(this.ctx.now() - timeMs) < FRESHNESS_MS;
+  }
+
+  private onControl(msg: ControlMessage, from: Peer): void {
+    const crypto = this.ctx.crypto;
+    const csKey = this.ctx.identity.publicKey;
+    switch (msg.type) {
+      case 'dirRequest': {
+        const d = this.currentDirectory();
+        this.send(from, { type: 'dirResponse', document: d.document, signature: d.signature });
+        return;
+      }
+      case 'descriptor': {
+        let desc: NodeDescriptor;
+        try {
+          desc = decodeDescriptor(msg.descriptor);
+        } catch {
+          return countDrop(this.ctx, 'bad_descriptor');
+        }
+        if (!crypto.ed25519Verify(desc.identityKey, signedBytes('descriptor', msg.descriptor), msg.signature)) {
+          return countDrop(this.ctx, 'bad_signature', 'descriptor');
+        }
+        if (!this.fresh(desc.timestampMs)) return countDrop(this.ctx, 'stale', 'descriptor');
+        const id = hex(desc.identityKey);
+        const prev = this.proxies.get(id);
+        if (prev && prev.timestampMs >= desc.timestampMs) return countDrop(this.ctx, 'stale', 'descriptor');
+        const changed = !prev || prev.address !== desc.address || encodeKeys(prev) !== encodeKeys(desc);
+        this.proxies.set(id, desc);
+        if (changed) this.directoryVersion++;
+        this.send(from, { type: 'descriptorAck', ok: true });
+        return;
+      }
+      case 'hello': {
+        if (this.challenges.size >= MAX_CHALLENGES) return countDrop(this.ctx, 'challenge_flood');
+        const nonce = crypto.randomBytes(32);
+        this.challenges.set(hex(msg.identityKey), { nonce, expires: this.ctx.now() + CHALLENGE_TTL_MS });
+        this.send(from, { type: 'challenge', nonce });
+        return;
+      }
+      case 'register': {
+        const id = hex(msg.identityKey);
+        const c = this.challenges.get(id);
+        if (!c || !crypto.equal(c.nonce, msg.nonce)) return countDrop(this.ctx, 'bad_challenge');
+        if (
+          !crypto.ed25519Verify(
+            msg.identityKey,
+            signedBytes('register', csKey, msg.nonce, msg.identityKey),
+            msg.signature,
+          )
+        ) {
+          return countDrop(this.ctx, 'bad_signature', 'register');
+        }
+        this.challenges.delete(id);
+        const mailbox = mailboxIdOf(crypto, msg.identityKey);
+        const key = hex(mailbox);
+        this.db.meta.put(`acct:${key}`, id).then(
+          () => this.send(from, { type: 'registered', mailbox }),
+          (err) => this.ctx.log.error({ err }, 'account write failed'),
+        );
+        this.touch(msg.identityKey, mailbox, from, 0);
+        return;
+      }
+      case 'keepalive': {
+        if (!this.fresh(msg.timeMs)) return countDrop(this.ctx, 'stale', 'keepalive');
+        if (
+          !crypto.ed25519Verify(
+            msg.identityKey,
+            signedBytes('keepalive', csKey, msg.identityKey, msg.timeMs),
+            msg.signature,
+          )
+        ) {
+          return countDrop(this.ctx, 'bad_signature', 'keepalive');
+        }
+        const mailbox = mailboxIdOf(crypto, msg.identityKey);
+        if (this.db.meta.get(`acct:${hex(mailbox)}`) === undefined) {
+          this.send(from, { type: 'error', code: 'not_registered', text: 'register first' });
+          return;
+        }
+        const s = this.sessions.get(hex(mailbox));
+        if (s && msg.timeMs <= s.lastTimeMs) return countDrop(this.ctx, 'stale', 'keepalive replay');
+        this.touch(msg.identityKey, mailbox, from, msg.timeMs);
+        return;
+      }
+      case 'ack': {
+        if (!this.fresh(msg.timeMs)) return countDrop(this.ctx, 'stale', 'ack');
+        if (
+          !crypto.ed25519Verify(
+            msg.identityKey,
+            signedBytes('ack', csKey, msg.identityKey, msg.timeMs, ...msg.ids),
+            msg.signature,
+          )
+        ) {
+          return countDrop(this.ctx, 'bad_signature', 'ack');
+        }
+        const mailbox = mailboxIdOf(crypto, msg.identityKey);
+        const s = this.sessions.get(hex(mailbox));
+        for (const id of msg.ids) s?.inFlight.delete(id);
+        this.mailboxes.ack(mailbox, msg.ids).then(
+          () => this.ctx.metrics.mailboxEntries.set(this.mailboxes.count()),
+          (err) => this.ctx.log.error({ err }, 'mailbox ack failed'),
+        );
+        return;
+      }
+      default:
+        countDrop(this.ctx, 'unexpected_control', msg.type);
+    }
+  }
+
+  /** A verified keepalive or registration: the source is online at the address it came from (NAT binding). */
+  private touch(identityKey: Uint8Array, mailbox: Uint8Array, peer: Peer, timeMs: number): void {
+    const key = hex(mailbox);
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = { identityKey, mailbox, peer, lastSeenMs: 0, lastTimeMs: 0, inFlight: new Map() };
+      this.sessions.set(key, s);
+    }
+    if (peerKey(s.peer) !== peerKey(peer)) s.inFlight.clear();
+    s.peer = peer;
+    s.lastSeenMs = this.ctx.now();
+    s.lastTimeMs = Math.max(s.lastTimeMs, timeMs);
+    this.flush(s);
+  }
+}
+
+function encodeKeys(d: NodeDescriptor): string {
+  return d.mixKeys.map((k) => `${k.epoch}:${hex(k.publicKey)}`).join(',');
+}

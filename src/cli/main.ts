@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { ConfigError } from '../node/config.js';
+import { ControlError } from '../node/controlSocket.js';
+import { addressCommand, recvCommand, sendCommand, statusCommand } from './client.js';
+import { initCommand } from './init.js';
+import { runCommand } from './run.js';
+import { simulateCommand } from './simulate.js';
+
+/** Errors a user can fix get one clear line and exit code 2; bugs keep their stack. */
+function fail(err: unknown): never {
+  if (
+    err instanceof ConfigError ||
+    err instanceof ControlError ||
+    (err instanceof Error && err.name === 'UsageError')
+  ) {
+    process.stderr.write(`mixd: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`mixd: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+}
+
+const configOption = (y: Argv) =>
+  y
+    .option('config', { type: 'string', describe: 'config file (JSON) written by `mixd init`' })
+    .option('dir', { type: 'string', describe: 'data directory (uses DIR/mixd.json as the config)' });
+
+async function main(): Promise<void> {
+  await yargs(hideBin(process.argv))
+    .scriptName('mixd')
+    .usage('$0 --role central|proxy|source --config FILE\n$0 <command> [options]')
+    .command(
+      '$0',
+      'run a daemon',
+      (y) =>
+        configOption(y)
+          .option('role', { choices: ['central', 'proxy', 'source'] as const, describe: 'role (overrides the config)' })
+          .option('listen', { type: 'string', describe: 'HOST:PORT to bind' })
+          .option('data-dir', { type: 'string' })
+          .option('log-level', { type: 'string' })
+          .option('metrics', { type: 'string', describe: 'HOST:PORT for Prometheus metrics' })
+          .option('crypto', { type: 'string', describe: 'sodium (default) or noble' })
+          .option('central', { type: 'string', describe: 'central server HOST:PORT' })
+          .option('central-key', { type: 'string', describe: "central server's public key (hex)" })
+          .option('keepalive-ms', { type: 'number', hidden: true })
+          .option('redeliver-ms', { type: 'number', hidden: true })
+          .option('directory-refresh-ms', { type: 'number', hidden: true })
+          .option('descriptor-interval-ms', { type: 'number', hidden: true }),
+      (argv) => runCommand(argv),
+    )
+    .command(
+      'init',
+      'create a data directory with keys and a config file',
+      (y) =>
+        y
+          .option('role', { choices: ['central', 'proxy', 'source'] as const, demandOption: true })
+          .option('dir', { type: 'string', demandOption: true, describe: 'data directory to create' })
+          .option('listen', { type: 'string', describe: 'HOST:PORT to bind (default 127.0.0.1:0 = any free port)' })
+          .option('central', { type: 'string', describe: 'central server HOST:PORT (proxy, source)' })
+          .option('central-key', { type: 'string', describe: "central server's public key, hex (proxy, source)" })
+          .option('force', { type: 'boolean', default: false, describe: 'overwrite an existing config' }),
+      (argv) => initCommand(argv),
+    )
+    .command('status', 'ask a running daemon for its state', configOption, (argv) => statusCommand(argv))
+    .command('address', "print this source's address", configOption, (argv) => addressCommand(argv))
+    .command(
+      'send <target> [text]',
+      'send a datagram to a member address (unicast) or a group; stdin when TEXT is missing',
+      (y) =>
+        configOption(y)
+          .positional('target', { type: 'string', demandOption: true })
+          .positional('text', { type: 'string' }),
+      (argv) => sendCommand(argv),
+    )
+    .command(
+      'recv [group]',
+      'print datagrams as they arrive, until interrupted',
+      (y) =>
+        configOption(y).positional('group', { type: 'string' }).option('json', { type: 'boolean', default: false }),
+      (argv) => recvCommand(argv),
+    )
+    .command(
+      'simulate',
+      'run a whole network locally and report delivery, latency and anonymity',
+      (y) =>
+        y
+          .option('proxies', { type: 'number', default: 5 })
+          .option('sources', { type: 'number', default: 8 })
+          .option('duration', { type: 'number', default: 20, describe: 'seconds of workload' })
+          .option('rate', { type: 'number', default: 2, describe: 'messages per second, whole network' })
+          .option('mu', { type: 'number', default: 50, describe: 'mean per-hop delay, ms' })
+          .option('seed', { type: 'number', default: 1 })
+          .option('json', { type: 'string', describe: 'write the report as JSON to this file' }),
+      (argv) => simulateCommand(argv),
+    )
+    .strict()
+    .fail((msg, err) => {
+      if (err) fail(err);
+      process.stderr.write(`mixd: ${msg}\nRun \`mixd --help\` for usage.\n`);
+      process.exit(2);
+    })
+    .help()
+    .parseAsync();
+}
+
+main().catch(fail);

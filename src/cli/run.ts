@@ -1,0 +1,68 @@
+import { type ConfigOverrides, loadConfig } from '../node/config.js';
+import { DEFAULT_TIMING, startDaemon } from '../node/daemon.js';
+import { configPathFrom, UsageError } from './usage.js';
+
+interface RunArgs {
+  config?: string;
+  dir?: string;
+  role?: string;
+  listen?: string;
+  'data-dir'?: string;
+  'log-level'?: string;
+  metrics?: string;
+  crypto?: string;
+  central?: string;
+  'central-key'?: string;
+  'keepalive-ms'?: number;
+  'redeliver-ms'?: number;
+  'directory-refresh-ms'?: number;
+  'descriptor-interval-ms'?: number;
+}
+
+export async function runCommand(argv: RunArgs): Promise<void> {
+  if (!argv.config && !argv.dir) throw new UsageError('pass --config FILE (or --dir DIR); create one with `mixd init`');
+  const overrides: ConfigOverrides = {};
+  if (argv.role) overrides.role = argv.role;
+  if (argv.listen) overrides.listen = argv.listen;
+  if (argv['data-dir']) overrides.dataDir = argv['data-dir'];
+  if (argv['log-level']) overrides.logLevel = argv['log-level'];
+  if (argv.metrics) overrides.metrics = argv.metrics;
+  if (argv.crypto) overrides.crypto = argv.crypto;
+  if (argv.central || argv['central-key']) {
+    overrides.central = {};
+    if (argv.central) overrides.central.address = argv.central;
+    if (argv['central-key']) overrides.central.key = argv['central-key'];
+  }
+  const config = loadConfig(configPathFrom(argv), overrides);
+  const timing = { ...DEFAULT_TIMING };
+  if (argv['keepalive-ms']) timing.keepaliveMs = argv['keepalive-ms'];
+  if (argv['redeliver-ms']) timing.redeliverMs = argv['redeliver-ms'];
+  if (argv['directory-refresh-ms']) timing.directoryRefreshMs = argv['directory-refresh-ms'];
+  if (argv['descriptor-interval-ms']) timing.descriptorIntervalMs = argv['descriptor-interval-ms'];
+  const daemon = await startDaemon(config, timing);
+  const status = (await daemon.ctx.metrics.snapshot()) && {
+    ready: true,
+    role: daemon.role,
+    listen: daemon.ctx.transport.local,
+    identityKey: Buffer.from(daemon.ctx.identity.publicKey).toString('hex'),
+    address: daemon.source?.address,
+    control: daemon.controlPath,
+  };
+  // One machine-readable line on stdout: scripts and tests wait for it.
+  process.stdout.write(`${JSON.stringify(status)}\n`);
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    daemon.ctx.log.info({ signal }, 'shutting down');
+    daemon.stop().then(
+      () => process.exit(0),
+      (err) => {
+        daemon.ctx.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}

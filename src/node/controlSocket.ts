@@ -1,0 +1,171 @@
+import { chmodSync, existsSync, rmSync } from 'node:fs';
+import net from 'node:net';
+
+/**
+ * Local control interface of a daemon: a unix socket (mode 0600, so only the
+ * owner can drive it) speaking newline-delimited JSON.
+ *   request:  {"id": 1, "method": "status", "params": {...}}
+ *   response: {"id": 1, "result": ...} | {"id": 1, "error": "message"}
+ *   events:   {"event": "datagram", "data": ...}  (after a "subscribe" request)
+ */
+export type ControlHandler = (
+  method: string,
+  params: Record<string, unknown>,
+  conn: ControlConnection,
+) => Promise<unknown> | unknown;
+
+export class ControlError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ControlError';
+  }
+}
+
+export interface ControlConnection {
+  event(name: string, data: unknown): void;
+  onClose(fn: () => void): void;
+}
+
+const MAX_LINE = 1 << 20;
+
+export function serveControl(path: string, handler: ControlHandler): Promise<net.Server> {
+  if (existsSync(path)) rmSync(path, { force: true });
+  const server = net.createServer((sock) => {
+    let buf = '';
+    const closers: Array<() => void> = [];
+    const conn: ControlConnection = {
+      event(name, data) {
+        if (!sock.destroyed) sock.write(`${JSON.stringify({ event: name, data })}\n`);
+      },
+      onClose(fn) {
+        closers.push(fn);
+      },
+    };
+    sock.on('close', () => {
+      for (const f of closers) f();
+    });
+    sock.on('error', () => {});
+    sock.setEncoding('utf8');
+    sock.on('data', (chunk: string) => {
+      buf += chunk;
+      if (buf.length > MAX_LINE) {
+        sock.destroy();
+        return;
+      }
+      let nl = buf.indexOf('\n');
+      while (nl >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        nl = buf.indexOf('\n');
+        if (!line.trim()) continue;
+        let req: { id?: unknown; method?: unknown; params?: unknown };
+        try {
+          req = JSON.parse(line);
+        } catch {
+          sock.write(`${JSON.stringify({ id: null, error: 'request is not valid JSON' })}\n`);
+          continue;
+        }
+        const id = req.id ?? null;
+        if (typeof req.method !== 'string') {
+          sock.write(`${JSON.stringify({ id, error: 'request needs a string "method"' })}\n`);
+          continue;
+        }
+        const params = (req.params && typeof req.params === 'object' ? req.params : {}) as Record<string, unknown>;
+        Promise.resolve()
+          .then(() => handler(req.method as string, params, conn))
+          .then(
+            (result) => {
+              if (!sock.destroyed) sock.write(`${JSON.stringify({ id, result: result ?? null })}\n`);
+            },
+            (err: unknown) => {
+              const message = err instanceof Error ? err.message : String(err);
+              if (!sock.destroyed) sock.write(`${JSON.stringify({ id, error: message })}\n`);
+            },
+          );
+      }
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      chmodSync(path, 0o600);
+      resolve(server);
+    });
+  });
+}
+
+/** Client side, used by the CLI, the library API and tests. */
+export class ControlClient {
+  private nextId = 1;
+  private buf = '';
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly listeners: Array<(name: string, data: unknown) => void> = [];
+
+  private constructor(private readonly sock: net.Socket) {
+    sock.setEncoding('utf8');
+    sock.on('data', (chunk: string) => {
+      this.buf += chunk;
+      let nl = this.buf.indexOf('\n');
+      while (nl >= 0) {
+        const line = this.buf.slice(0, nl);
+        this.buf = this.buf.slice(nl + 1);
+        nl = this.buf.indexOf('\n');
+        const msg = JSON.parse(line) as {
+          id?: number;
+          result?: unknown;
+          error?: string;
+          event?: string;
+          data?: unknown;
+        };
+        if (msg.event) {
+          for (const l of this.listeners) l(msg.event, msg.data);
+          continue;
+        }
+        const p = this.pending.get(msg.id as number);
+        if (!p) continue;
+        this.pending.delete(msg.id as number);
+        if (msg.error !== undefined) p.reject(new ControlError(msg.error));
+        else p.resolve(msg.result);
+      }
+    });
+    const failAll = () => {
+      for (const p of this.pending.values()) p.reject(new ControlError('daemon closed the control socket'));
+      this.pending.clear();
+    };
+    sock.on('close', failAll);
+    sock.on('error', failAll);
+  }
+
+  static connect(path: string): Promise<ControlClient> {
+    return new Promise((resolve, reject) => {
+      const sock = net.createConnection(path);
+      sock.once('connect', () => {
+        sock.off('error', reject);
+        resolve(new ControlClient(sock));
+      });
+      sock.once('error', (err: NodeJS.ErrnoException) => {
+        reject(
+          new ControlError(
+            `cannot reach the daemon's control socket ${path} (${err.code ?? err.message}): is the daemon running with this data directory?`,
+          ),
+        );
+      });
+    });
+  }
+
+  call<T = unknown>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.sock.write(`${JSON.stringify({ id, method, params })}\n`);
+    });
+  }
+
+  onEvent(fn: (name: string, data: unknown) => void): void {
+    this.listeners.push(fn);
+  }
+
+  close(): void {
+    this.sock.end();
+  }
+}

@@ -1,0 +1,206 @@
+import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:net';
+import { join } from 'node:path';
+import { CentralNode } from '../central/centralNode.js';
+import { ProxyNode } from '../proxy/proxyNode.js';
+import { getCrypto } from '../scramble/crypto/index.js';
+import { SourceNode } from '../source/sourceNode.js';
+import type { Config } from './config.js';
+import type { NodeContext } from './context.js';
+import { type ControlConnection, ControlError, serveControl } from './controlSocket.js';
+
+export type MethodHandler = (params: Record<string, unknown>, conn: ControlConnection) => unknown;
+
+import { openDatabase } from './database.js';
+import type { NetworkParams } from './directory.js';
+import { DirectoryFetcher } from './directoryFetcher.js';
+import { loadOrCreateIdentity } from './identity.js';
+import { hex } from './ids.js';
+import { createLogger } from './logger.js';
+import { createMetrics, type MetricsServer, serveMetrics } from './metrics.js';
+import { PersistentReplayCache } from './persistentReplayCache.js';
+import { UdpTransport } from './transport.js';
+
+/** Timing knobs that are not network parameters; tests shorten them. */
+export interface DaemonTiming {
+  keepaliveMs: number;
+  directoryRefreshMs: number;
+  descriptorIntervalMs: number;
+  redeliverMs: number;
+}
+
+export const DEFAULT_TIMING: DaemonTiming = {
+  keepaliveMs: 5000,
+  directoryRefreshMs: 30_000,
+  descriptorIntervalMs: 30_000,
+  redeliverMs: 3000,
+};
+
+export interface Daemon {
+  role: Config['role'];
+  ctx: NodeContext;
+  central?: CentralNode;
+  proxy?: ProxyNode;
+  source?: SourceNode;
+  controlPath: string;
+  /** Adds control-socket methods (the group layer registers its own). */
+  addMethods(methods: Record<string, MethodHandler>): void;
+  stop(): Promise<void>;
+}
+
+function directoryParams(n: Config['network']): NetworkParams {
+  return {
+    packetSize: n.packetSize,
+    maxHops: n.maxHops,
+    meanDelayMs: n.meanDelayMs,
+    maxDelayMs: n.maxDelayMs,
+    epochSeconds: n.epochSeconds,
+    graceSeconds: n.graceSeconds,
+    lambdaPerSecond: n.lambdaPerSecond,
+    loopPerSecond: n.loopPerSecond,
+    mixLoopPerSecond: n.mixLoopPerSecond,
+    deliveryPerSecond: n.deliveryPerSecond,
+  };
+}
+
+function hostPortString(h: { host: string; port: number }): string {
+  return h.host.includes(':') ? `[${h.host}]:${h.port}` : `${h.host}:${h.port}`;
+}
+
+/** Starts one node of the configured role with real sockets and a real database. */
+export async function startDaemon(config: Config, timing: DaemonTiming = DEFAULT_TIMING): Promise<Daemon> {
+  const crypto = getCrypto(config.crypto);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const identity = loadOrCreateIdentity(crypto, config.dataDir);
+  const log = createLogger(config.role, config.logLevel);
+  const metrics = createMetrics(config.role);
+  const db = openDatabase(config.dataDir);
+  const replay = new PersistentReplayCache(db);
+
+  let handler: (bytes: Uint8Array, from: { host: string; port: number }) => void = () => {};
+  const transport = await UdpTransport.bind({ host: config.listen.host, port: config.listen.port }, (b, f) => {
+    try {
+      handler(b, f);
+    } catch (err) {
+      // Last line of defence: a bug triggered by one datagram must not kill the node.
+      metrics.drops.inc({ reason: 'internal_error' });
+      log.error({ err }, 'datagram handler failed');
+    }
+  });
+  const ctx: NodeContext = {
+    crypto,
+    identity,
+    dataDir: config.dataDir,
+    log,
+    metrics,
+    transport,
+    now: () => Date.now(),
+  };
+  const advertise = hostPortString(transport.local);
+
+  const methods: Record<string, MethodHandler> = {};
+  const daemon: Daemon = {
+    role: config.role,
+    ctx,
+    controlPath: join(config.dataDir, 'control.sock'),
+    addMethods(m) {
+      Object.assign(methods, m);
+    },
+    stop: async () => {},
+  };
+  let metricsServer: MetricsServer | null = null;
+  let fetcher: DirectoryFetcher | null = null;
+
+  if (config.role === 'central') {
+    const central = new CentralNode(ctx, db, replay, {
+      params: directoryParams(config.network),
+      advertise,
+      mailboxTtlMs: config.network.mailboxTtlSeconds * 1000,
+      mailboxQuota: config.network.mailboxQuota,
+      sessionTimeoutMs: timing.keepaliveMs * 3,
+      redeliverMs: timing.redeliverMs,
+    });
+    handler = (b, f) => central.onDatagram(b, f);
+    central.start();
+    daemon.central = central;
+    methods.status = () => central.status();
+  } else {
+    const ref = config.central;
+    if (!ref) throw new ControlError('proxy and source need a "central" section');
+    const centralPeer = { host: ref.address.host, port: ref.address.port };
+    fetcher = new DirectoryFetcher(ctx, centralPeer, ref.key, timing.directoryRefreshMs);
+    if (config.role === 'proxy') {
+      const proxy = new ProxyNode(ctx, replay, fetcher, {
+        advertise,
+        central: centralPeer,
+        queueCapacity: config.queue.capacity,
+        descriptorIntervalMs: timing.descriptorIntervalMs,
+      });
+      handler = (b, f) => proxy.onDatagram(b, f);
+      fetcher.start();
+      proxy.start().catch((err) => log.error({ err }, 'proxy start failed'));
+      daemon.proxy = proxy;
+      methods.status = () => proxy.status();
+    } else {
+      const source = new SourceNode(ctx, fetcher, {
+        central: centralPeer,
+        centralKey: ref.key,
+        keepaliveMs: timing.keepaliveMs,
+        mixHops: 3,
+      });
+      handler = (b, f) => source.onDatagram(b, f);
+      fetcher.start();
+      source.start().catch((err) => log.error({ err }, 'source start failed'));
+      daemon.source = source;
+      methods.status = () => source.status();
+      methods.address = () => source.address;
+      methods.sendTo = (params) => {
+        const to = params.to;
+        const data = params.data;
+        if (typeof to !== 'string' || typeof data !== 'string')
+          throw new ControlError('sendTo needs "to" and base64 "data"');
+        return source.sendUnicast(to, new Uint8Array(Buffer.from(data, 'base64')));
+      };
+      methods.subscribe = (_params, conn) => {
+        const off = source.subscribe((d) =>
+          conn.event('datagram', {
+            kind: d.kind,
+            group: d.group ?? null,
+            from: d.from ?? null,
+            data: Buffer.from(d.data).toString('base64'),
+          }),
+        );
+        conn.onClose(off);
+        return true;
+      };
+    }
+  }
+
+  const baseStatus = methods.status as MethodHandler;
+  methods.status = async (p, c) => ({
+    ...((await baseStatus(p, c)) as object),
+    identityKey: hex(identity.publicKey),
+    listen: advertise,
+    metrics: await metrics.snapshot(),
+  });
+  const control: Server = await serveControl(daemon.controlPath, (method, params, conn) => {
+    const m = methods[method];
+    if (!m) throw new ControlError(`unknown method "${method}" for a ${config.role} daemon`);
+    return m(params, conn);
+  });
+  if (config.metrics) metricsServer = await serveMetrics(metrics, config.metrics.host, config.metrics.port);
+  log.info({ listen: advertise, identityKey: hex(identity.publicKey) }, `${config.role} started`);
+
+  daemon.stop = async () => {
+    fetcher?.stop();
+    daemon.central?.stop();
+    daemon.proxy?.stop();
+    daemon.source?.stop();
+    await new Promise<void>((r) => control.close(() => r()));
+    await metricsServer?.close();
+    await transport.close();
+    await replay.flush();
+    await db.close();
+  };
+  return daemon;
+}

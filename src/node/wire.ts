@@ -1,0 +1,166 @@
+import { MalformedMessage, Reader, Writer } from './codec.js';
+
+/**
+ * Datagram framing. Byte 0 says what follows:
+ *   0x01  a Sphinx packet (exactly the network's packetSize; the byte is the packet version)
+ *   0x02  a control message: 0x02 | wire version | type | fields
+ */
+export const FRAME_SPHINX = 0x01;
+export const FRAME_CONTROL = 0x02;
+export const WIRE_VERSION = 1;
+
+export type ControlMessage =
+  | { type: 'dirRequest' }
+  | { type: 'dirResponse'; document: Uint8Array; signature: Uint8Array }
+  | { type: 'descriptor'; descriptor: Uint8Array; signature: Uint8Array }
+  | { type: 'descriptorAck'; ok: boolean }
+  | { type: 'hello'; identityKey: Uint8Array }
+  | { type: 'challenge'; nonce: Uint8Array }
+  | { type: 'register'; identityKey: Uint8Array; nonce: Uint8Array; signature: Uint8Array }
+  | { type: 'registered'; mailbox: Uint8Array }
+  | { type: 'keepalive'; identityKey: Uint8Array; timeMs: number; signature: Uint8Array }
+  | { type: 'delivery'; entryId: number; kind: DeliveryKind; surbId: Uint8Array; payload: Uint8Array }
+  | { type: 'ack'; identityKey: Uint8Array; timeMs: number; ids: number[]; signature: Uint8Array }
+  | { type: 'error'; code: string; text: string };
+
+export type DeliveryKind = 'message' | 'surbReply' | 'dummy';
+
+const TYPE_CODES: Record<ControlMessage['type'], number> = {
+  dirRequest: 1,
+  dirResponse: 2,
+  descriptor: 3,
+  descriptorAck: 4,
+  hello: 5,
+  challenge: 6,
+  register: 7,
+  registered: 8,
+  keepalive: 9,
+  delivery: 10,
+  ack: 11,
+  error: 12,
+};
+const CODE_TYPES = new Map(Object.entries(TYPE_CODES).map(([k, v]) => [v, k as ControlMessage['type']]));
+const DELIVERY_KINDS: DeliveryKind[] = ['message', 'surbReply', 'dummy'];
+export const MAX_ACK_IDS = 256;
+
+export function encodeControl(msg: ControlMessage): Uint8Array {
+  const w = new Writer().u8(FRAME_CONTROL).u8(WIRE_VERSION).u8(TYPE_CODES[msg.type]);
+  switch (msg.type) {
+    case 'dirRequest':
+      break;
+    case 'dirResponse':
+      w.u32(msg.document.length).fixed(msg.document).fixed(msg.signature);
+      break;
+    case 'descriptor':
+      w.bytes(msg.descriptor).fixed(msg.signature);
+      break;
+    case 'descriptorAck':
+      w.u8(msg.ok ? 1 : 0);
+      break;
+    case 'hello':
+      w.fixed(msg.identityKey);
+      break;
+    case 'challenge':
+      w.fixed(msg.nonce);
+      break;
+    case 'register':
+      w.fixed(msg.identityKey).fixed(msg.nonce).fixed(msg.signature);
+      break;
+    case 'registered':
+      w.fixed(msg.mailbox);
+      break;
+    case 'keepalive':
+      w.fixed(msg.identityKey).u64(msg.timeMs).fixed(msg.signature);
+      break;
+    case 'delivery':
+      w.u64(msg.entryId).u8(DELIVERY_KINDS.indexOf(msg.kind)).fixed(msg.surbId).bytes(msg.payload);
+      break;
+    case 'ack':
+      w.fixed(msg.identityKey).u64(msg.timeMs).u16(msg.ids.length);
+      for (const id of msg.ids) w.u64(id);
+      w.fixed(msg.signature);
+      break;
+    case 'error':
+      w.string(msg.code).string(msg.text);
+      break;
+  }
+  return w.finish();
+}
+
+/** Decodes a control frame; anything else (or any inconsistency) is MalformedMessage. */
+export function decodeControl(frame: Uint8Array): ControlMessage {
+  const r = new Reader(frame);
+  if (r.u8() !== FRAME_CONTROL) throw new MalformedMessage('bad_frame', 'not a control frame');
+  const version = r.u8();
+  if (version !== WIRE_VERSION) throw new MalformedMessage('bad_version', `unsupported wire version ${version}`);
+  const code = r.u8();
+  const type = CODE_TYPES.get(code);
+  if (!type) throw new MalformedMessage('bad_type', `unknown control message type ${code}`);
+  let msg: ControlMessage;
+  switch (type) {
+    case 'dirRequest':
+      msg = { type };
+      break;
+    case 'dirResponse': {
+      const len = r.u32();
+      msg = { type, document: r.fixed(len), signature: r.fixed(64) };
+      break;
+    }
+    case 'descriptor':
+      msg = { type, descriptor: r.bytes(), signature: r.fixed(64) };
+      break;
+    case 'descriptorAck': {
+      const ok = r.u8();
+      if (ok > 1) throw new MalformedMessage('bad_field', 'descriptorAck.ok must be 0 or 1');
+      msg = { type, ok: ok === 1 };
+      break;
+    }
+    case 'hello':
+      msg = { type, identityKey: r.fixed(32) };
+      break;
+    case 'challenge':
+      msg = { type, nonce: r.fixed(32) };
+      break;
+    case 'register':
+      msg = { type, identityKey: r.fixed(32), nonce: r.fixed(32), signature: r.fixed(64) };
+      break;
+    case 'registered':
+      msg = { type, mailbox: r.fixed(16) };
+      break;
+    case 'keepalive':
+      msg = { type, identityKey: r.fixed(32), timeMs: r.u64(), signature: r.fixed(64) };
+      break;
+    case 'delivery': {
+      const entryId = r.u64();
+      const kind = DELIVERY_KINDS[r.u8()];
+      if (!kind) throw new MalformedMessage('bad_field', 'unknown delivery kind');
+      msg = { type, entryId, kind, surbId: r.fixed(16), payload: r.bytes() };
+      break;
+    }
+    case 'ack': {
+      const identityKey = r.fixed(32);
+      const timeMs = r.u64();
+      const n = r.u16();
+      if (n > MAX_ACK_IDS) throw new MalformedMessage('bad_field', `ack carries more than ${MAX_ACK_IDS} ids`);
+      const ids: number[] = [];
+      for (let i = 0; i < n; i++) ids.push(r.u64());
+      msg = { type, identityKey, timeMs, ids, signature: r.fixed(64) };
+      break;
+    }
+    case 'error':
+      msg = { type, code: r.string(), text: r.string() };
+      break;
+  }
+  r.end();
+  return msg;
+}
+
+/** Domain-separated bytes that a control signature covers. */
+export function signedBytes(label: string, ...parts: Array<Uint8Array | number>): Uint8Array {
+  const w = new Writer().string(`mixd/v1/${label}`);
+  for (const p of parts) {
+    if (typeof p === 'number') w.u64(p);
+    else w.bytes(p);
+  }
+  return w.finish();
+}

@@ -1,0 +1,206 @@
+import { join } from 'node:path';
+import { DelayQueue } from '../node/boundedQueue.js';
+import { countDrop, type NodeContext } from '../node/context.js';
+import { encodeDescriptor, signDocument } from '../node/directory.js';
+import type { DirectoryFetcher } from '../node/directoryFetcher.js';
+import { hex } from '../node/ids.js';
+import { keyExpiryMs, MixKeyRing } from '../node/mixKeys.js';
+import { unwrapWithKeyRing } from '../node/sphinxInbox.js';
+import { type Peer, parsePeer } from '../node/transport.js';
+import { decodeControl, encodeControl, FRAME_CONTROL, FRAME_SPHINX } from '../node/wire.js';
+import { MalformedPacket } from '../scramble/errors.js';
+import { type PacketGeometry, packetGeometry } from '../scramble/geometry.js';
+import type { ReplayCache } from '../scramble/replayCache.js';
+import type { FanoutHandler } from './fanoutHandler.js';
+
+export interface ProxyOptions {
+  advertise: string;
+  central: Peer;
+  queueCapacity: number;
+  /** How often the signed descriptor is uploaded to CS. */
+  descriptorIntervalMs: number;
+}
+
+interface Held {
+  packet: Uint8Array;
+  to: Peer;
+  epoch: number;
+}
+
+/**
+ * A Poisson mix (Loopix): unwrap one layer, check the replay tag for that key
+ * epoch, hold the packet for the sender-chosen delay, forward. It learns only
+ * its predecessor and successor; the delay decorrelates the two in time.
+ */
+export class ProxyNode {
+  private ring: MixKeyRing | null = null;
+  private geometry: PacketGeometry | null = null;
+  private readonly queue: DelayQueue<Held>;
+  private timer: NodeJS.Timeout | null = null;
+  private timerDue = Number.POSITIVE_INFINITY;
+  private timers: NodeJS.Timeout[] = [];
+  fanout: FanoutHandler | null = null;
+
+  constructor(
+    private readonly ctx: NodeContext,
+    private readonly replay: ReplayCache,
+    private readonly directory: DirectoryFetcher,
+    private readonly opts: ProxyOptions,
+  ) {
+    this.queue = new DelayQueue<Held>(opts.queueCapacity);
+  }
+
+  /** Waits for the first directory (network parameters), then serves. */
+  async start(): Promise<void> {
+    const dir = await this.directory.ready();
+    this.geometry = packetGeometry(dir.params.packetSize, dir.params.maxHops);
+    this.ring = new MixKeyRing(this.ctx.crypto, join(this.ctx.dataDir, 'keys'), {
+      epochMs: dir.params.epochSeconds * 1000,
+      graceMs: dir.params.graceSeconds * 1000,
+    });
+    this.tick();
+    this.timers.push(setInterval(() => this.tick(), 1000));
+    this.uploadDescriptor();
+    this.timers.push(setInterval(() => this.uploadDescriptor(), this.opts.descriptorIntervalMs));
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private tick(): void {
+    if (!this.ring) return;
+    const now = this.ctx.now();
+    const erased = this.ring.refresh(now);
+    if (erased.length) {
+      const held = this.ring.candidates(now).map((k) => k.epoch);
+      this.replay.dropBefore(Math.min(...held));
+      this.uploadDescriptor();
+      this.ctx.log.info({ erased }, 'erased expired mix keys');
+    }
+  }
+
+  private uploadDescriptor(): void {
+    if (!this.ring) return;
+    const descriptor = encodeDescriptor({
+      identityKey: this.ctx.identity.publicKey,
+      address: this.opts.advertise,
+      mixKeys: this.ring.published(this.ctx.now()),
+      timestampMs: this.ctx.now(),
+    });
+    const signature = signDocument(this.ctx.crypto, 'descriptor', this.ctx.identity.seed, descriptor);
+    this.ctx.transport.send(this.opts.central, encodeControl({ type: 'descriptor', descriptor, signature }));
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      role: 'proxy',
+      identityKey: hex(this.ctx.identity.publicKey),
+      queueDepth: this.queue.length,
+      replayTags: this.replay.size(),
+      ready: this.ring !== null,
+    };
+  }
+
+  onDatagram(bytes: Uint8Array, from: Peer): void {
+    if (bytes[0] === FRAME_CONTROL) {
+      try {
+        const msg = decodeControl(bytes);
+        this.ctx.metrics.packetsIn.inc({ kind: msg.type });
+        if (msg.type === 'dirResponse') this.directory.offer(msg, from);
+        else if (msg.type !== 'descriptorAck') countDrop(this.ctx, 'unexpected_control', msg.type);
+      } catch {
+        countDrop(this.ctx, 'control_malformed');
+      }
+      return;
+    }
+    if (bytes[0] !== FRAME_SPHINX) return countDrop(this.ctx, 'bad_frame');
+    this.onSphinx(bytes);
+  }
+
+  private onSphinx(bytes: Uint8Array): void {
+    this.ctx.metrics.packetsIn.inc({ kind: 'sphinx' });
+    if (!this.ring || !this.geometry) return countDrop(this.ctx, 'not_ready');
+    const now = this.ctx.now();
+    let unwrapped: ReturnType<typeof unwrapWithKeyRing>;
+    try {
+      unwrapped = unwrapWithKeyRing(this.ctx.crypto, this.geometry, this.ring, this.replay, bytes, now);
+    } catch (err) {
+      if (err instanceof MalformedPacket) {
+        if (err.reason === 'replay') this.ctx.metrics.replayHits.inc();
+        return countDrop(this.ctx, err.reason, err.message);
+      }
+      throw err;
+    }
+    const r = unwrapped.result;
+    switch (r.kind) {
+      case 'forward': {
+        const dir = this.directory.current();
+        const params = dir?.params;
+        if (!dir || !params) return countDrop(this.ctx, 'not_ready');
+        if (r.delayMs > params.maxDelayMs) return countDrop(this.ctx, 'over_cap', `${r.delayMs} ms`);
+        const due = now + r.delayMs;
+        // The whole route was built with keys of one epoch: past that key's
+        // grace window the next hop has erased its key and would drop it anyway.
+        if (
+          due >=
+          keyExpiryMs({ epochMs: params.epochSeconds * 1000, graceMs: params.graceSeconds * 1000 }, unwrapped.epoch)
+        ) {
+          return countDrop(this.ctx, 'late');
+        }
+        const next = dir.byId.get(hex(r.next));
+        const to = next ? parsePeer(next.address) : null;
+        if (!to) return countDrop(this.ctx, 'unknown_next_hop');
+        if (!this.queue.push({ packet: r.packet, to, epoch: unwrapped.epoch }, due)) {
+          return countDrop(this.ctx, 'queue_full');
+        }
+        this.ctx.metrics.delayMs.observe(r.delayMs);
+        this.ctx.metrics.queueDepth.set(this.queue.length);
+        this.schedule(due);
+        return;
+      }
+      case 'fanout':
+        if (!this.fanout) return countDrop(this.ctx, 'fanout_unsupported');
+        this.fanout.handle(r.body);
+        return;
+      case 'drop':
+        this.ctx.metrics.packetsIn.inc({ kind: 'loop_return' });
+        return;
+      default:
+        // deliver / deliverToken / surbReply are for CS only.
+        countDrop(this.ctx, 'bad_role', r.kind);
+    }
+  }
+
+  /** Queues a packet this node built itself (fan-out copies, mix loops). */
+  enqueueOwn(packet: Uint8Array, to: Peer, dueMs: number): boolean {
+    if (!this.queue.push({ packet, to, epoch: -1 }, dueMs)) {
+      countDrop(this.ctx, 'queue_full');
+      return false;
+    }
+    this.ctx.metrics.queueDepth.set(this.queue.length);
+    this.schedule(dueMs);
+    return true;
+  }
+
+  private schedule(due: number): void {
+    if (due >= this.timerDue) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerDue = due;
+    this.timer = setTimeout(() => this.release(), Math.max(0, due - this.ctx.now()));
+  }
+
+  private release(): void {
+    this.timer = null;
+    this.timerDue = Number.POSITIVE_INFINITY;
+    for (const h of this.queue.popDue(this.ctx.now())) {
+      this.ctx.metrics.packetsOut.inc({ kind: 'sphinx' });
+      this.ctx.transport.send(h.to, h.packet);
+    }
+    this.ctx.metrics.queueDepth.set(this.queue.length);
+    const next = this.queue.nextDueMs();
+    if (next !== undefined) this.schedule(next);
+  }
+}

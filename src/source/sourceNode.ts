@@ -1,0 +1,298 @@
+import { encodeAddress, parseAddress } from '../group/address.js';
+import { MalformedMessage } from '../node/codec.js';
+import { countDrop, type NodeContext } from '../node/context.js';
+import type { IndexedDirectory } from '../node/directory.js';
+import type { DirectoryFetcher } from '../node/directoryFetcher.js';
+import { centralIdOf, hex, mailboxIdOf } from '../node/ids.js';
+import { type Peer, parsePeer } from '../node/transport.js';
+import {
+  type ControlMessage,
+  type DeliveryKind,
+  decodeControl,
+  encodeControl,
+  FRAME_CONTROL,
+  MAX_ACK_IDS,
+  signedBytes,
+} from '../node/wire.js';
+import { MalformedPacket } from '../scramble/errors.js';
+import { type PacketGeometry, packetGeometry } from '../scramble/geometry.js';
+import { createPacket } from '../scramble/packet.js';
+import { systemRng } from '../scramble/rng.js';
+import { openSeal, SEAL_OVERHEAD, seal } from '../scramble/sealedBox.js';
+import { decodeUnicast, encodeUnicast, frameSealed, unframeSealed } from './frames.js';
+import { buildRoute, currentEpoch, NoRoute, pickProxies } from './routes.js';
+
+export interface SourceOptions {
+  central: Peer;
+  centralKey: Uint8Array;
+  keepaliveMs: number;
+  /** Mixes between the sender and CS on a unicast route (P1, P2, P3). */
+  mixHops: number;
+}
+
+export interface ReceivedDatagram {
+  kind: 'unicast' | 'group';
+  group?: string;
+  from?: string;
+  data: Uint8Array;
+}
+
+/** What a source does with a packet it built: send now, or hand to the cover-traffic scheduler. */
+export type PacketSink = (packet: Uint8Array, firstHop: Peer) => void;
+
+/** Extension point for the group layer: a delivered payload nobody else could open. */
+export interface GroupReceiver {
+  onPayload(framed: Uint8Array, kind: DeliveryKind, surbId: Uint8Array): boolean;
+}
+
+const SEEN_IDS = 4096;
+
+/**
+ * The user's node. Sends packets along random routes with sender-chosen
+ * exponential delays, keeps its NAT binding at CS alive with signed keepalives,
+ * and acknowledges deliveries so CS can delete them.
+ */
+export class SourceNode {
+  registered = false;
+  geometry: PacketGeometry | null = null;
+  private readonly x25519Secret: Uint8Array;
+  private readonly x25519Public: Uint8Array;
+  private readonly mailbox: Uint8Array;
+  private readonly seen = new Set<number>();
+  private readonly seenOrder: number[] = [];
+  private ackIds: number[] = [];
+  private ackTimer: NodeJS.Timeout | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private lastKeepaliveTime = 0;
+  private subscribers: Array<(d: ReceivedDatagram) => void> = [];
+  private registeredWaiters: Array<() => void> = [];
+  sink: PacketSink;
+  group: GroupReceiver | null = null;
+  readonly counters = { sent: 0, received: 0, duplicates: 0 };
+
+  constructor(
+    private readonly ctx: NodeContext,
+    readonly directory: DirectoryFetcher,
+    private readonly opts: SourceOptions,
+  ) {
+    this.x25519Secret = ctx.crypto.ed25519SeedToX25519(ctx.identity.seed);
+    this.x25519Public = ctx.crypto.ed25519PublicToX25519(ctx.identity.publicKey);
+    this.mailbox = mailboxIdOf(ctx.crypto, ctx.identity.publicKey);
+    this.sink = (packet, to) => {
+      this.ctx.metrics.packetsOut.inc({ kind: 'sphinx' });
+      this.ctx.transport.send(to, packet);
+    };
+  }
+
+  get address(): string {
+    return encodeAddress(this.ctx.identity.publicKey, centralIdOf(this.ctx.crypto, this.opts.centralKey));
+  }
+
+  get x25519(): { publicKey: Uint8Array; secretKey: Uint8Array } {
+    return { publicKey: this.x25519Public, secretKey: this.x25519Secret };
+  }
+
+  async start(): Promise<void> {
+    const dir = await this.directory.ready();
+    this.geometry = packetGeometry(dir.params.packetSize, dir.params.maxHops);
+    this.hello();
+    this.timers.push(setInterval(() => this.keepalive(), this.opts.keepaliveMs));
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.flushAcks();
+  }
+
+  whenRegistered(): Promise<void> {
+    if (this.registered) return Promise.resolve();
+    return new Promise((resolve) => this.registeredWaiters.push(resolve));
+  }
+
+  subscribe(fn: (d: ReceivedDatagram) => void): () => void {
+    this.subscribers.push(fn);
+    return () => {
+      this.subscribers = this.subscribers.filter((f) => f !== fn);
+    };
+  }
+
+  emit(d: ReceivedDatagram): void {
+    this.counters.received++;
+    for (const s of this.subscribers) s(d);
+  }
+
+  status(): Record<string, unknown> {
+    const dir = this.directory.current();
+    return {
+      role: 'source',
+      address: this.address,
+      registered: this.registered,
+      proxies: dir?.proxies.length ?? 0,
+      maxDatagramBytes: this.geometry ? this.maxUnicastBytes() : null,
+      ...this.counters,
+    };
+  }
+
+  private hello(): void {
+    this.sendControl({ type: 'hello', identityKey: this.ctx.identity.publicKey });
+  }
+
+  private keepalive(): void {
+    if (!this.registered) {
+      this.hello();
+      return;
+    }
+    const timeMs = Math.max(this.ctx.now(), this.lastKeepaliveTime + 1);
+    this.lastKeepaliveTime = timeMs;
+    const signature = this.ctx.crypto.ed25519Sign(
+      this.ctx.identity.seed,
+      signedBytes('keepalive', this.opts.centralKey, this.ctx.identity.publicKey, timeMs),
+    );
+    this.sendControl({ type: 'keepalive', identityKey: this.ctx.identity.publicKey, timeMs, signature });
+  }
+
+  private sendControl(msg: ControlMessage): void {
+    this.ctx.metrics.packetsOut.inc({ kind: msg.type });
+    this.ctx.transport.send(this.opts.central, encodeControl(msg));
+  }
+
+  onDatagram(bytes: Uint8Array, from: Peer): void {
+    if (bytes[0] !== FRAME_CONTROL) return countDrop(this.ctx, 'bad_frame');
+    let msg: ControlMessage;
+    try {
+      msg = decodeControl(bytes);
+    } catch (err) {
+      if (err instanceof MalformedMessage) return countDrop(this.ctx, `control_${err.reason}`);
+      throw err;
+    }
+    this.ctx.metrics.packetsIn.inc({ kind: msg.type });
+    const fromCentral = from.port === this.opts.central.port && from.host === this.opts.central.host;
+    if (!fromCentral) return countDrop(this.ctx, 'not_from_central');
+    switch (msg.type) {
+      case 'dirResponse':
+        this.directory.offer(msg, from);
+        return;
+      case 'challenge': {
+        const signature = this.ctx.crypto.ed25519Sign(
+          this.ctx.identity.seed,
+          signedBytes('register', this.opts.centralKey, msg.nonce, this.ctx.identity.publicKey),
+        );
+        this.sendControl({ type: 'register', identityKey: this.ctx.identity.publicKey, nonce: msg.nonce, signature });
+        return;
+      }
+      case 'registered':
+        if (!this.ctx.crypto.equal(msg.mailbox, this.mailbox)) return countDrop(this.ctx, 'bad_registration');
+        if (!this.registered) this.ctx.log.info({ address: this.address }, 'registered at central');
+        this.registered = true;
+        this.keepalive();
+        for (const w of this.registeredWaiters) w();
+        this.registeredWaiters = [];
+        return;
+      case 'error':
+        if (msg.code === 'not_registered') {
+          this.registered = false;
+          this.hello();
+        }
+        return;
+      case 'delivery':
+        this.onDelivery(msg.entryId, msg.kind, msg.surbId, msg.payload);
+        return;
+      default:
+        countDrop(this.ctx, 'unexpected_control', msg.type);
+    }
+  }
+
+  private onDelivery(entryId: number, kind: DeliveryKind, surbId: Uint8Array, payload: Uint8Array): void {
+    this.queueAck(entryId);
+    // CS re-sends until acknowledged: the same entry can arrive twice.
+    if (this.seen.has(entryId)) {
+      this.counters.duplicates++;
+      return;
+    }
+    this.seen.add(entryId);
+    this.seenOrder.push(entryId);
+    if (this.seenOrder.length > SEEN_IDS) this.seen.delete(this.seenOrder.shift() as number);
+    if (kind === 'dummy') return;
+    if (kind === 'message') {
+      try {
+        const sealed = unframeSealed(payload);
+        const inner = openSeal(this.ctx.crypto, this.x25519Public, this.x25519Secret, sealed);
+        if (inner) {
+          this.emit({ kind: 'unicast', data: decodeUnicast(inner) });
+          return;
+        }
+      } catch (err) {
+        if (!(err instanceof MalformedMessage || err instanceof MalformedPacket)) throw err;
+      }
+    }
+    if (this.group?.onPayload(payload, kind, surbId)) return;
+    countDrop(this.ctx, 'undecryptable_delivery');
+  }
+
+  private queueAck(id: number): void {
+    this.ackIds.push(id);
+    if (this.ackIds.length >= MAX_ACK_IDS) this.flushAcks();
+    else if (!this.ackTimer) this.ackTimer = setTimeout(() => this.flushAcks(), 20);
+  }
+
+  private flushAcks(): void {
+    this.ackTimer = null;
+    if (this.ackIds.length === 0) return;
+    const ids = this.ackIds.splice(0, MAX_ACK_IDS);
+    const timeMs = this.ctx.now();
+    const signature = this.ctx.crypto.ed25519Sign(
+      this.ctx.identity.seed,
+      signedBytes('ack', this.opts.centralKey, this.ctx.identity.publicKey, timeMs, ...ids),
+    );
+    this.sendControl({ type: 'ack', identityKey: this.ctx.identity.publicKey, timeMs, ids, signature });
+  }
+
+  maxUnicastBytes(): number {
+    const g = this.geometry as PacketGeometry;
+    return g.bodyBytes - 2 - SEAL_OVERHEAD - 2;
+  }
+
+  private requireDirectory(): IndexedDirectory {
+    const dir = this.directory.current();
+    if (!dir || !this.geometry) throw new NoRoute('no directory yet: is the central server reachable?');
+    return dir;
+  }
+
+  /**
+   * Builds a packet S → P1..Pk → CS → mailbox of `targetIdentity`, sealed to
+   * the target. The target learns the content, not who sent it.
+   */
+  sendUnicast(target: string, data: Uint8Array): { delays: number[] } {
+    const dir = this.requireDirectory();
+    const geometry = this.geometry as PacketGeometry;
+    const { identityKey } = parseAddress(target);
+    if (data.length > this.maxUnicastBytes()) {
+      throw new RangeError(`datagram is ${data.length} bytes; at most ${this.maxUnicastBytes()} fit`);
+    }
+    const rng = systemRng(this.ctx.crypto);
+    const targetX = this.ctx.crypto.ed25519PublicToX25519(identityKey);
+    const body = frameSealed(seal(this.ctx.crypto, targetX, encodeUnicast(data), rng));
+    const epoch = currentEpoch(dir, this.ctx.now());
+    const mixes = pickProxies(this.ctx.crypto, dir, this.opts.mixHops, epoch);
+    const { route, firstHop, delays } = buildRoute(
+      this.ctx.crypto,
+      dir,
+      mixes,
+      dir.central,
+      { kind: 'deliver', mailbox: mailboxIdOf(this.ctx.crypto, identityKey) },
+      epoch,
+    );
+    const packet = createPacket(this.ctx.crypto, geometry, route, body, rng);
+    const to = parsePeer(firstHop.address);
+    if (!to) throw new NoRoute(`first hop has an unusable address ${firstHop.address}`);
+    this.counters.sent++;
+    this.sink(packet, to);
+    return { delays };
+  }
+
+  mailboxHex(): string {
+    return hex(this.mailbox);
+  }
+}
