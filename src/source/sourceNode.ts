@@ -85,7 +85,7 @@ export class SourceNode {
   }
 
   get address(): string {
-    return encodeAddress(this.ctx.identity.publicKey, centralIdOf(this.ctx.crypto, this.opts.centralKey));
+    return encodeAddress({ identityKey: this.ctx.identity.publicKey, centralId: centralIdOf(this.ctx.crypto, this.opts.centralKey) });
   }
 
   get x25519(): { publicKey: Uint8Array; secretKey: Uint8Array } {

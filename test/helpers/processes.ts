@@ -1,0 +1,114 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
+import { join, resolve } from 'node:path';
+import { ControlClient } from '../../src/node/controlSocket.js';
+
+/** Real `mixd` processes for integration tests: the CLI entry point, run from source with tsx. */
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+const CLI = join(ROOT, 'src', 'cli', 'main.ts');
+export const FAST = ['--keepalive-ms', '300', '--redeliver-ms', '500', '--directory-refresh-ms', '500', '--descriptor-interval-ms', '500'];
+
+export function mixd(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function initNode(dir: string, role: string, extra: string[] = []): Record<string, string> {
+  const r = mixd(['init', '--role', role, '--dir', dir, ...extra]);
+  if (r.status !== 0) throw new Error(`mixd init failed: ${r.stderr}`);
+  const out: Record<string, string> = {};
+  for (const line of r.stdout.trim().split('\n')) {
+    const i = line.indexOf(': ');
+    out[line.slice(0, i)] = line.slice(i + 2);
+  }
+  return out;
+}
+
+export async function freePort(): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+export interface NodeProcess {
+  proc: ChildProcess;
+  ready: { role: string; listen: { host: string; port: number }; identityKey: string; address?: string; control: string };
+  stderr: () => string;
+  control(): Promise<ControlClient>;
+  call<T = unknown>(method: string, params?: Record<string, unknown>): Promise<T>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function startNode(dir: string, extra: string[] = []): Promise<NodeProcess> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', CLI, '--dir', dir, ...FAST, ...extra], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  proc.stderr?.on('data', (c) => {
+    err += c;
+  });
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error(`node in ${dir} not ready in 30 s: ${err}`)), 30_000);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`node in ${dir} exited with ${code}: ${err}`));
+    });
+    proc.stdout?.on('data', (c) => {
+      out += c;
+      const nl = out.indexOf('\n');
+      if (nl < 0) return;
+      clearTimeout(timer);
+      const ready = JSON.parse(out.slice(0, nl));
+      const node: NodeProcess = {
+        proc,
+        ready,
+        stderr: () => err,
+        control: () => ControlClient.connect(ready.control),
+        async call(method, params = {}) {
+          const c = await ControlClient.connect(ready.control);
+          try {
+            return await c.call(method, params);
+          } finally {
+            c.close();
+          }
+        },
+        async stop(signal = 'SIGTERM') {
+          if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+          proc.kill(signal);
+          return exited;
+        },
+      };
+      resolvePromise(node);
+    });
+  });
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as T;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Collects the datagrams a source delivers to its control-socket subscribers. */
+export async function collect(node: NodeProcess): Promise<{ items: Array<{ kind: string; group: string | null; from: string | null; data: string }>; close(): void }> {
+  const c = await node.control();
+  const items: Array<{ kind: string; group: string | null; from: string | null; data: string }> = [];
+  c.onEvent((name, d) => {
+    if (name === 'datagram') items.push(d as (typeof items)[number]);
+  });
+  await c.call('subscribe');
+  return { items, close: () => c.close() };
+}
+
+export function text(d: { data: string }): string {
+  return Buffer.from(d.data, 'base64').toString('utf8');
+}

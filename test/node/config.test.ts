@@ -1,0 +1,218 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import {
+  ConfigError,
+  type ConfigOverrides,
+  DEFAULT_NETWORK,
+  formatHostPort,
+  loadConfig,
+  parseHostPort,
+} from '../../src/node/config.js';
+import { tempDir } from './fixtures/tempDir.js';
+
+const CS_KEY = 'ab'.repeat(32);
+
+function writeConfig(t: { teardown(fn: () => void): void }, body: unknown): string {
+  const file = path.join(tempDir(t, 'config'), 'etc', 'node.json');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, typeof body === 'string' ? body : JSON.stringify(body));
+  return file;
+}
+
+/** Loads and returns the ConfigError it must raise (anything else, or success, throws). */
+function configError(
+  t: { teardown(fn: () => void): void },
+  body: unknown,
+  overrides: ConfigOverrides = {},
+): ConfigError {
+  const file = writeConfig(t, body);
+  try {
+    loadConfig(file, overrides);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError, but the config loaded');
+}
+
+const minimal = {
+  central: { role: 'central', listen: '127.0.0.1:7000', dataDir: 'cs-data' },
+  proxy: { role: 'proxy', listen: '[::1]:7001', dataDir: './p', central: { address: '10.0.0.1:7000', key: CS_KEY } },
+  source: {
+    role: 'source',
+    listen: '0.0.0.0:0',
+    dataDir: '/var/lib/mixd',
+    central: { address: '[::1]:7000', key: CS_KEY },
+  },
+};
+
+t.test('minimal central config gets every default', async (t) => {
+  const file = writeConfig(t, minimal.central);
+  const c = loadConfig(file);
+  t.equal(c.role, 'central');
+  t.same(c.listen, { host: '127.0.0.1', port: 7000, family: 4 });
+  t.equal(c.dataDir, path.join(path.dirname(file), 'cs-data'), 'relative dataDir resolved against the file folder');
+  t.equal(c.logLevel, 'info');
+  t.equal(c.metrics, null);
+  t.equal(c.crypto, 'sodium');
+  t.equal(c.central, null);
+  t.same(c.network, DEFAULT_NETWORK);
+  t.same(c.queue, { capacity: 10000 });
+});
+
+t.test('minimal proxy and source configs', async (t) => {
+  const p = loadConfig(writeConfig(t, minimal.proxy));
+  t.same(p.listen, { host: '::1', port: 7001, family: 6 });
+  t.same(p.central?.address, { host: '10.0.0.1', port: 7000, family: 4 });
+  t.same(p.central?.key, new Uint8Array(32).fill(0xab));
+  const s = loadConfig(writeConfig(t, minimal.source));
+  t.equal(s.dataDir, '/var/lib/mixd', 'absolute dataDir kept');
+  t.equal(s.listen.port, 0, 'listen may ask for an ephemeral port');
+  t.equal(s.central?.address.family, 6);
+});
+
+t.test('a central section is ignored for the central role', async (t) => {
+  const c = loadConfig(writeConfig(t, { ...minimal.central, central: { address: 'junk' } }));
+  t.equal(c.central, null);
+});
+
+t.test('every kind of error names its field', async (t) => {
+  const expectFieldError = (body: unknown, field: string | null, overrides?: ConfigOverrides) => {
+    const err = configError(t, body, overrides);
+    t.equal(err.field, field);
+    if (field !== null) t.ok(err.message.startsWith(`config field "${field}": `), err.message);
+    return err.message;
+  };
+  const msg = expectFieldError({ ...minimal.central, network: { packetSize: 'abc' } }, 'network.packetSize');
+  t.equal(msg, 'config field "network.packetSize": must be an integer between 512 and 65000 (got "abc")');
+  t.equal(
+    expectFieldError({ ...minimal.central, listen: '7000' }, 'listen'),
+    'config field "listen": expected HOST:PORT such as 127.0.0.1:7000 or [::1]:7000 (got "7000")',
+  );
+  t.match(
+    expectFieldError({ ...minimal.central, foo: 1 }, 'foo'),
+    /unknown field; valid fields here are role, listen, dataDir, logLevel, metrics, crypto, central, network, queue$/,
+  );
+  t.match(expectFieldError({ ...minimal.central, network: { packetsize: 2048 } }, 'network.packetsize'), 'packetSize');
+  t.match(
+    expectFieldError({ ...minimal.proxy, central: { ...minimal.proxy.central, port: 1 } }, 'central.port'),
+    'unknown field',
+  );
+  t.match(
+    expectFieldError({ listen: '127.0.0.1:1', dataDir: 'd' }, 'role'),
+    'required; one of "central", "proxy", "source"',
+  );
+  t.match(expectFieldError({ ...minimal.central, role: 'mix' }, 'role'), '(got "mix")');
+  t.match(expectFieldError({ role: 'central', dataDir: 'd' }, 'listen'), 'required');
+  t.match(expectFieldError({ role: 'central', listen: '127.0.0.1:1' }, 'dataDir'), 'required');
+  t.match(expectFieldError({ ...minimal.central, dataDir: 5 }, 'dataDir'), 'non-empty path');
+  t.match(expectFieldError({ ...minimal.central, logLevel: 'verbose' }, 'logLevel'), '"trace"');
+  t.match(expectFieldError({ ...minimal.central, crypto: 'openssl' }, 'crypto'), '"noble"');
+  t.match(expectFieldError({ ...minimal.central, metrics: 'localhost:9100' }, 'metrics'), 'IP address, not a name');
+  t.match(expectFieldError({ ...minimal.central, listen: '127.0.0.1:70000' }, 'listen'), 'PORT must be 0..65535');
+  t.match(expectFieldError({ ...minimal.central, listen: '::1:7000' }, 'listen'), 'HOST:PORT');
+  t.match(expectFieldError({ ...minimal.central, listen: '[127.0.0.1]:7000' }, 'listen'), 'IP address');
+  t.match(
+    expectFieldError({ role: 'proxy', listen: '127.0.0.1:1', dataDir: 'd' }, 'central'),
+    'required for role "proxy"',
+  );
+  t.match(
+    expectFieldError({ ...minimal.source, central: { ...minimal.source.central, key: 'abcd' } }, 'central.key'),
+    '64 hex characters',
+  );
+  t.match(expectFieldError({ ...minimal.source, central: { key: CS_KEY } }, 'central.address'), 'required');
+  t.match(
+    expectFieldError(
+      { ...minimal.source, central: { ...minimal.source.central, address: '10.0.0.1:0' } },
+      'central.address',
+    ),
+    'PORT must be 1..65535',
+  );
+  t.match(expectFieldError({ ...minimal.central, network: { maxHops: 17 } }, 'network.maxHops'), 'between 1 and 16');
+  t.match(
+    expectFieldError({ ...minimal.central, network: { maxHops: 16, packetSize: 1024 } }, 'network.packetSize'),
+    /at least 1329 to fit 16 hops/,
+  );
+  t.match(
+    expectFieldError({ ...minimal.central, network: { meanDelayMs: 100, maxDelayMs: 50 } }, 'network.maxDelayMs'),
+    'at least network.meanDelayMs (100)',
+  );
+  t.match(
+    expectFieldError({ ...minimal.central, network: { epochSeconds: 600, graceSeconds: 600 } }, 'network.graceSeconds'),
+    'between 0 and 599',
+  );
+  t.match(
+    expectFieldError({ ...minimal.central, network: { lambdaPerSecond: -1 } }, 'network.lambdaPerSecond'),
+    'number',
+  );
+  t.match(
+    expectFieldError({ ...minimal.central, network: { meanDelayMs: null } }, 'network.meanDelayMs'),
+    '(got null)',
+  );
+  t.match(expectFieldError({ ...minimal.central, queue: { capacity: 0 } }, 'queue.capacity'), 'between 1 and');
+  t.match(expectFieldError({ ...minimal.central, network: [] }, 'network'), 'must be an object');
+  t.match(expectFieldError([1, 2], null), 'JSON object');
+  t.match(expectFieldError('{"role": "central",', null), 'not valid JSON');
+  t.match(expectFieldError(minimal.central, 'listen', { listen: 'nope' }), '(got "nope")', 'overrides are validated');
+  t.match(expectFieldError(minimal.central, 'bogus', { bogus: 1 } as ConfigOverrides), 'unknown field');
+});
+
+t.test('a missing file is a ConfigError naming the path', async (t) => {
+  const file = path.join(tempDir(t, 'config'), 'absent.json');
+  t.throws(() => loadConfig(file), { name: 'ConfigError', message: new RegExp(`${file}: no such file`) });
+});
+
+t.test('overrides win, merge into nested sections, and undefined means unset', async (t) => {
+  const file = writeConfig(t, {
+    ...minimal.proxy,
+    logLevel: 'warn',
+    metrics: '127.0.0.1:9100',
+    network: { packetSize: 4096, meanDelayMs: 20 },
+  });
+  const c = loadConfig(file, {
+    listen: '127.0.0.1:9999',
+    logLevel: undefined,
+    metrics: null,
+    network: { meanDelayMs: 5 },
+    central: { address: '10.9.9.9:7000' },
+  });
+  t.equal(c.listen.port, 9999);
+  t.equal(c.logLevel, 'warn', 'undefined override leaves the file value');
+  t.equal(c.metrics, null, 'null override clears');
+  t.equal(c.network.packetSize, 4096, 'sibling kept');
+  t.equal(c.network.meanDelayMs, 5);
+  t.equal(c.central?.address.host, '10.9.9.9');
+  t.same(c.central?.key, new Uint8Array(32).fill(0xab), 'sibling of the overridden field kept');
+});
+
+t.test('a dataDir override is relative to the working directory, like any CLI path', async (t) => {
+  const file = writeConfig(t, minimal.central);
+  t.equal(loadConfig(file, { dataDir: 'here' }).dataDir, path.resolve(process.cwd(), 'here'));
+});
+
+t.test('parseHostPort', async (t) => {
+  t.same(parseHostPort('192.168.1.2:65535'), { host: '192.168.1.2', port: 65535, family: 4 });
+  t.same(parseHostPort('[fe80::1]:1'), { host: 'fe80::1', port: 1, family: 6 });
+  t.equal(formatHostPort(parseHostPort('[::1]:7000')), '[::1]:7000');
+  t.equal(formatHostPort(parseHostPort('127.0.0.1:7000')), '127.0.0.1:7000');
+  for (const bad of [
+    '',
+    '127.0.0.1',
+    ':7000',
+    '127.0.0.1:',
+    '127.0.0.1:0',
+    '256.0.0.1:1',
+    'host:1',
+    '[::1]',
+    '[:::]:1',
+    5,
+  ]) {
+    t.throws(
+      () => parseHostPort(bad, 'central.address'),
+      { name: 'ConfigError', field: 'central.address' },
+      String(bad),
+    );
+  }
+  t.equal(parseHostPort('127.0.0.1:0', 'x', { allowPortZero: true }).port, 0);
+});
