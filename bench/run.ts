@@ -9,6 +9,7 @@
  * bench/scramble.ts and bench/harness.ts) and append it to GROUPS below.
  */
 import type { Figure, FigureGroup } from './harness.js';
+import { networkFigures } from './network.js';
 import { scrambleFigures, unwrapBreakdownFigures } from './scramble.js';
 
 export const GROUPS: FigureGroup[] = [
@@ -16,6 +17,11 @@ export const GROUPS: FigureGroup[] = [
     name: 'scramble',
     description: 'Sphinx packet layer: X25519, unwrap, create, seal (sodium and noble)',
     run: scrambleFigures,
+  },
+  {
+    name: 'network',
+    description: 'real daemon processes on loopback: per-hop overhead, proxy forwarding rate',
+    run: networkFigures,
   },
   {
     name: 'unwrap-breakdown',

@@ -126,7 +126,7 @@ export class CentralNode {
       }
     }
     for (const [k, c] of this.challenges) if (c.expires < now) this.challenges.delete(k);
-    this.ctx.metrics.mailboxEntries.set(this.mailboxes.count());
+    this.ctx.metrics.mailboxEntries.set(this.mailboxes.durableCount());
     for (const s of this.sessions.values()) this.flush(s);
   }
 
@@ -163,7 +163,7 @@ export class CentralNode {
       identityKey: hex(this.ctx.identity.publicKey),
       proxies: this.proxies.size,
       onlineSources: [...this.sessions.values()].filter((s) => this.online(s)).length,
-      mailboxEntries: this.mailboxes.count(),
+      mailboxEntries: this.mailboxes.durableCount(),
       epoch: epochAt({ epochMs: this.opts.params.epochSeconds * 1000, graceMs: 0 }, this.ctx.now()),
       params: this.opts.params,
     };
@@ -229,17 +229,36 @@ export class CentralNode {
     const key = hex(mailbox);
     if (this.db.meta.get(`acct:${key}`) === undefined) return countDrop(this.ctx, 'unknown_mailbox');
     const entry = encodeStoredEntry(kind, surbId, payload, this.geometry);
-    this.mailboxes.put(mailbox, entry, this.ctx.now()).then(
-      () => {
-        this.ctx.metrics.mailboxEntries.set(this.mailboxes.count());
-        const s = this.sessions.get(key);
-        if (s) this.flush(s);
-      },
-      (err) => {
-        if (err instanceof MailboxQuotaExceeded) countDrop(this.ctx, 'mailbox_full');
-        else this.ctx.log.error({ err }, 'mailbox write failed');
-      },
+    let stored: { id: number; durable: Promise<number> };
+    try {
+      stored = this.mailboxes.store(mailbox, entry, this.ctx.now());
+    } catch (err) {
+      if (err instanceof MailboxQuotaExceeded) return countDrop(this.ctx, 'mailbox_full');
+      throw err;
+    }
+    // An online recipient is served now, not after the fsync: the entry stays
+    // stored until it acknowledges, so a lost delivery is simply sent again.
+    const s = this.sessions.get(key);
+    if (s && this.online(s)) {
+      s.inFlight.set(stored.id, this.ctx.now());
+      this.sendDelivery(s, stored.id, entry);
+    }
+    stored.durable.then(
+      () => this.ctx.metrics.mailboxEntries.set(this.mailboxes.durableCount()),
+      (err) => this.ctx.log.error({ err }, 'mailbox write failed'),
     );
+  }
+
+  private sendDelivery(s: Session, id: number, entry: Uint8Array): void {
+    const stored = decodeStoredEntry(entry);
+    if (!stored) return;
+    this.send(s.peer, {
+      type: 'delivery',
+      entryId: id,
+      kind: stored.kind,
+      surbId: stored.surbId,
+      payload: stored.payload,
+    });
   }
 
   private online(s: Session): boolean {
@@ -253,16 +272,8 @@ export class CentralNode {
     for (const e of this.mailboxes.pending(s.mailbox, DELIVERY_BATCH * 4)) {
       const sentAt = s.inFlight.get(e.id);
       if (sentAt !== undefined && now - sentAt < this.opts.redeliverMs) continue;
-      const stored = decodeStoredEntry(e.body);
-      if (!stored) continue;
       s.inFlight.set(e.id, now);
-      this.send(s.peer, {
-        type: 'delivery',
-        entryId: e.id,
-        kind: stored.kind,
-        surbId: stored.surbId,
-        payload: stored.payload,
-      });
+      this.sendDelivery(s, e.id, e.body);
     }
   }
 
@@ -365,7 +376,7 @@ export class CentralNode {
         const s = this.sessions.get(hex(mailbox));
         for (const id of msg.ids) s?.inFlight.delete(id);
         this.mailboxes.ack(mailbox, msg.ids).then(
-          () => this.ctx.metrics.mailboxEntries.set(this.mailboxes.count()),
+          () => this.ctx.metrics.mailboxEntries.set(this.mailboxes.durableCount()),
           (err) => this.ctx.log.error({ err }, 'mailbox ack failed'),
         );
         return;

@@ -48,7 +48,8 @@ export function initCommand(argv: InitArgs): void {
   writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
   const out: Record<string, string> = { config: configPath, role: argv.role, publicKey: hex(identity.publicKey) };
   if (centralKey) {
-    if (argv.role === 'source') out.address = encodeAddress({ identityKey: identity.publicKey, centralId: centralIdOf(crypto, centralKey) });
+    if (argv.role === 'source')
+      out.address = encodeAddress({ identityKey: identity.publicKey, centralId: centralIdOf(crypto, centralKey) });
   }
   for (const [k, v] of Object.entries(out)) process.stdout.write(`${k}: ${v}\n`);
 }

@@ -34,7 +34,8 @@ export function encodeAddress(address: MemberAddress): string {
  */
 export function parseAddress(text: string): MemberAddress {
   if (typeof text !== 'string') throw new InvalidAddress('address must be a string');
-  if (text.length > KEY_CHARS + 1 + CENTRAL_CHARS) {
+  // Bound the work on pasted garbage before splitting; precise length errors come per part below.
+  if (text.length > 4 * (KEY_CHARS + 1 + CENTRAL_CHARS)) {
     throw new InvalidAddress(`address is ${text.length} characters; expected ${KEY_CHARS + 1 + CENTRAL_CHARS}`);
   }
   const parts = text.toLowerCase().split('@');

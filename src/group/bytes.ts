@@ -17,6 +17,7 @@ export class ByteWriter {
   }
 
   u8(v: number): this {
+    if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new RangeError(`u8 out of range: ${v}`);
     return this.fixed(1, (dv) => dv.setUint8(0, v));
   }
 

@@ -168,6 +168,7 @@ export async function startDaemon(config: Config, timing: DaemonTiming = DEFAULT
             group: d.group ?? null,
             from: d.from ?? null,
             data: Buffer.from(d.data).toString('base64'),
+            receivedAtMs: d.receivedAtMs,
           }),
         );
         conn.onClose(off);

@@ -52,6 +52,8 @@ export class MailboxStore {
   /** Entries per mailbox (hex key), including puts still in flight: the quota check must be synchronous. */
   private readonly counts = new Map<string, number>();
   private total = 0;
+  /** Puts reserved but not yet fsynced. */
+  private writing = 0;
   private nextId: number;
 
   constructor(
@@ -80,6 +82,16 @@ export class MailboxStore {
    * Rejects with MailboxQuotaExceeded when the mailbox already holds `quota` entries.
    */
   async put(mailbox: Uint8Array, body: Uint8Array, nowMs: number): Promise<number> {
+    return this.store(mailbox, body, nowMs).durable;
+  }
+
+  /**
+   * Like `put`, but hands out the entry id at once, so an online recipient can
+   * be served while the write is still on its way to disk (the entry stays
+   * until acknowledged; a crash before the fsync can lose only an entry that
+   * was already pushed to its recipient). Throws MailboxQuotaExceeded synchronously.
+   */
+  store(mailbox: Uint8Array, body: Uint8Array, nowMs: number): { id: number; durable: Promise<number> } {
     checkMailbox(mailbox);
     checkTime(nowMs);
     const key = hexOf(mailbox);
@@ -91,19 +103,25 @@ export class MailboxStore {
     this.counts.set(key, held + 1);
     this.total++;
     const owner = new Uint8Array(mailbox);
-    try {
-      await this.db.root.transaction(() => {
-        this.db.mailboxes.put(entryKey(owner, id), encodeEntry(nowMs, body));
-        this.db.mailboxExpiry.put(expiryKey(nowMs, id), owner);
-        // Same transaction as the entry: after any crash the counter is past every stored id.
-        this.db.meta.put(NEXT_ID_KEY, this.nextId);
-      });
-      await this.db.flushed();
-    } catch (err) {
-      this.forget(key, 1);
-      throw err;
-    }
-    return id;
+    this.writing++;
+    const durable = (async () => {
+      try {
+        await this.db.root.transaction(() => {
+          this.db.mailboxes.put(entryKey(owner, id), encodeEntry(nowMs, body));
+          this.db.mailboxExpiry.put(expiryKey(nowMs, id), owner);
+          // Same transaction as the entry: after any crash the counter is past every stored id.
+          this.db.meta.put(NEXT_ID_KEY, this.nextId);
+        });
+        await this.db.flushed();
+      } catch (err) {
+        this.forget(key, 1);
+        throw err;
+      } finally {
+        this.writing--;
+      }
+      return id;
+    })();
+    return { id, durable };
   }
 
   /** Up to `limit` committed entries of `mailbox`, oldest (lowest id) first. */
@@ -180,6 +198,11 @@ export class MailboxStore {
   /** Entries held across all mailboxes (puts in flight included). */
   count(): number {
     return this.total;
+  }
+
+  /** Entries whose write has been fsynced: what survives a crash right now. */
+  durableCount(): number {
+    return this.total - this.writing;
   }
 
   countFor(mailbox: Uint8Array): number {

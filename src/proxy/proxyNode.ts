@@ -38,6 +38,7 @@ export class ProxyNode {
   private readonly queue: DelayQueue<Held>;
   private timer: NodeJS.Timeout | null = null;
   private timerDue = Number.POSITIVE_INFINITY;
+  private immediate: NodeJS.Immediate | null = null;
   private timers: NodeJS.Timeout[] = [];
   fanout: FanoutHandler | null = null;
 
@@ -186,6 +187,12 @@ export class ProxyNode {
   }
 
   private schedule(due: number): void {
+    // Zero-delay packets still leave in queue order, but within this turn of
+    // the event loop rather than after a >= 1 ms timer.
+    if (due <= this.ctx.now()) {
+      if (!this.immediate) this.immediate = setImmediate(() => this.release());
+      return;
+    }
     if (due >= this.timerDue) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerDue = due;
@@ -193,6 +200,9 @@ export class ProxyNode {
   }
 
   private release(): void {
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = null;
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.timerDue = Number.POSITIVE_INFINITY;
     for (const h of this.queue.popDue(this.ctx.now())) {

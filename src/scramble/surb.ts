@@ -36,7 +36,7 @@ export function createSurb(
   rng: Rng,
 ): { surb: Surb; secret: SurbSecret } {
   const last = route[route.length - 1];
-  if (!last || last.command.kind !== 'surbReply') throw new InvalidArgument('a SURB route must end in surbReply');
+  if (last?.command.kind !== 'surbReply') throw new InvalidArgument('a SURB route must end in surbReply');
   if (firstHop.length !== NODE_ID_BYTES) throw new InvalidArgument('firstHop must be a 16-byte node id');
   const { header, payloadKeys } = buildHeader(crypto, geometry, route, rng);
   const replyKey = rng(LIONESS_KEY_BYTES);

@@ -35,6 +35,7 @@ export interface ReceivedDatagram {
   group?: string;
   from?: string;
   data: Uint8Array;
+  receivedAtMs?: number;
 }
 
 /** What a source does with a packet it built: send now, or hand to the cover-traffic scheduler. */
@@ -85,7 +86,10 @@ export class SourceNode {
   }
 
   get address(): string {
-    return encodeAddress({ identityKey: this.ctx.identity.publicKey, centralId: centralIdOf(this.ctx.crypto, this.opts.centralKey) });
+    return encodeAddress({
+      identityKey: this.ctx.identity.publicKey,
+      centralId: centralIdOf(this.ctx.crypto, this.opts.centralKey),
+    });
   }
 
   get x25519(): { publicKey: Uint8Array; secretKey: Uint8Array } {
@@ -120,6 +124,7 @@ export class SourceNode {
 
   emit(d: ReceivedDatagram): void {
     this.counters.received++;
+    d.receivedAtMs ??= performance.timeOrigin + performance.now();
     for (const s of this.subscribers) s(d);
   }
 
@@ -264,7 +269,7 @@ export class SourceNode {
    * Builds a packet S → P1..Pk → CS → mailbox of `targetIdentity`, sealed to
    * the target. The target learns the content, not who sent it.
    */
-  sendUnicast(target: string, data: Uint8Array): { delays: number[] } {
+  sendUnicast(target: string, data: Uint8Array): { delays: number[]; sentAtMs: number } {
     const dir = this.requireDirectory();
     const geometry = this.geometry as PacketGeometry;
     const { identityKey } = parseAddress(target);
@@ -289,7 +294,8 @@ export class SourceNode {
     if (!to) throw new NoRoute(`first hop has an unusable address ${firstHop.address}`);
     this.counters.sent++;
     this.sink(packet, to);
-    return { delays };
+    // Wall-clock with sub-ms precision: comparable across processes on one machine (benchmarks).
+    return { delays, sentAtMs: performance.timeOrigin + performance.now() };
   }
 
   mailboxHex(): string {

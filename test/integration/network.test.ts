@@ -3,16 +3,16 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { parseAddress } from '../../src/group/address.js';
+import { fromHex, mailboxIdOf, nodeIdOf } from '../../src/node/ids.js';
+import { readSecretFile } from '../../src/node/keyFiles.js';
 import { getCrypto } from '../../src/scramble/crypto/index.js';
 import { DEFAULT_GEOMETRY } from '../../src/scramble/geometry.js';
 import { createPacket } from '../../src/scramble/packet.js';
 import { systemRng } from '../../src/scramble/rng.js';
 import { seal } from '../../src/scramble/sealedBox.js';
-import { mailboxIdOf, nodeIdOf, fromHex } from '../../src/node/ids.js';
-import { readSecretFile } from '../../src/node/keyFiles.js';
+import { startCluster } from '../../src/sim/processCluster.js';
+import { collect, mixd, startNode, text, waitFor } from '../../src/sim/processes.js';
 import { encodeUnicast, frameSealed } from '../../src/source/frames.js';
-import { startCluster } from '../helpers/cluster.js';
-import { collect, mixd, startNode, text, waitFor } from '../helpers/processes.js';
 
 type Status = { metrics: { drops: Record<string, number>; replayHits: number; mailboxEntries: number } };
 
@@ -20,7 +20,7 @@ t.test('network of real processes: CS + 4 proxies + 2 sources', async (t) => {
   const cluster = await startCluster(4, 2);
   t.teardown(() => cluster.stop());
   const [a, b] = cluster.sources as [(typeof cluster.sources)[0], (typeof cluster.sources)[0]];
-  const [addrA, addrB] = cluster.addresses as [string, string];
+  const [_addrA, addrB] = cluster.addresses as [string, string];
 
   await t.test('a unicast message is delivered end to end', async (t) => {
     const inbox = await collect(b);
@@ -34,15 +34,21 @@ t.test('network of real processes: CS + 4 proxies + 2 sources', async (t) => {
   await t.test('random, truncated and oversized datagrams are counted and do not disturb delivery', async (t) => {
     const sock = dgram.createSocket('udp4');
     const targets = [cluster.central, ...cluster.proxies, a, b].map((n) => n.ready.listen.port);
-    const rnd = (n: number) => new Uint8Array(Buffer.from(Array.from({ length: n }, () => Math.floor(Math.random() * 256))));
+    const rnd = (n: number) =>
+      new Uint8Array(Buffer.from(Array.from({ length: n }, () => Math.floor(Math.random() * 256))));
     for (const port of targets) {
       for (let i = 0; i < 60; i++) {
         const kind = i % 4;
         let d: Uint8Array;
         if (kind === 0) d = rnd(1 + Math.floor(Math.random() * 3000));
-        else if (kind === 1) { d = rnd(2048); d[0] = 1; }
-        else if (kind === 2) { d = rnd(5 + Math.floor(Math.random() * 100)); d[0] = 2; d[1] = 1; }
-        else d = rnd(60000);
+        else if (kind === 1) {
+          d = rnd(2048);
+          d[0] = 1;
+        } else if (kind === 2) {
+          d = rnd(5 + Math.floor(Math.random() * 100));
+          d[0] = 2;
+          d[1] = 1;
+        } else d = rnd(60000);
         sock.send(d, port, '127.0.0.1');
       }
     }
@@ -62,7 +68,10 @@ t.test('network of real processes: CS + 4 proxies + 2 sources', async (t) => {
   await t.test('a target offline when sent receives the message from its mailbox later', async (t) => {
     await b.stop('SIGTERM');
     await a.call('sendTo', { to: addrB, data: Buffer.from('while you were away').toString('base64') });
-    await waitFor('entry stored at CS', async () => (await cluster.central.call<Status>('status')).metrics.mailboxEntries >= 1);
+    await waitFor(
+      'entry stored at CS',
+      async () => (await cluster.central.call<Status>('status')).metrics.mailboxEntries >= 1,
+    );
     const b2 = await startNode(cluster.sourceDirs[1] as string);
     cluster.sources[1] = b2;
     const inbox = await collect(b2);
@@ -75,14 +84,22 @@ t.test('network of real processes: CS + 4 proxies + 2 sources', async (t) => {
     const b = cluster.sources[1] as (typeof cluster.sources)[0];
     await b.stop('SIGTERM');
     const before = (await cluster.central.call<Status>('status')).metrics.mailboxEntries;
-    for (let i = 0; i < 5; i++) await a.call('sendTo', { to: addrB, data: Buffer.from(`kept ${i}`).toString('base64') });
-    await waitFor('5 entries stored', async () => (await cluster.central.call<Status>('status')).metrics.mailboxEntries >= before + 5);
+    for (let i = 0; i < 5; i++)
+      await a.call('sendTo', { to: addrB, data: Buffer.from(`kept ${i}`).toString('base64') });
+    await waitFor(
+      '5 entries stored',
+      async () => (await cluster.central.call<Status>('status')).metrics.mailboxEntries >= before + 5,
+    );
     await cluster.central.stop('SIGKILL');
     cluster.central = await startNode(cluster.centralDir);
     const b2 = await startNode(cluster.sourceDirs[1] as string);
     cluster.sources[1] = b2;
     const inbox = await collect(b2);
-    await waitFor('all 5 delivered', () => [0, 1, 2, 3, 4].every((i) => inbox.items.some((d) => text(d) === `kept ${i}`)), 30_000);
+    await waitFor(
+      'all 5 delivered',
+      () => [0, 1, 2, 3, 4].every((i) => inbox.items.some((d) => text(d) === `kept ${i}`)),
+      30_000,
+    );
     t.pass('all entries survived kill -9');
     inbox.close();
   });
@@ -95,11 +112,25 @@ t.test('network of real processes: CS + 4 proxies + 2 sources', async (t) => {
     const csSecret = readSecretFile(join(cluster.centralDir, 'keys', `mix-${epoch}.key`));
     const target = parseAddress(addrB);
     const rng = systemRng(crypto);
-    const body = frameSealed(seal(crypto, crypto.ed25519PublicToX25519(target.identityKey), encodeUnicast(Buffer.from('once only')), rng));
-    const packet = createPacket(crypto, DEFAULT_GEOMETRY, [
-      { publicKey: crypto.x25519Base(proxySecret), command: { kind: 'relay', next: nodeIdOf(crypto, fromHex(cluster.centralKey)), delayMs: 0 } },
-      { publicKey: crypto.x25519Base(csSecret), command: { kind: 'deliver', mailbox: mailboxIdOf(crypto, target.identityKey) } },
-    ], body, rng);
+    const body = frameSealed(
+      seal(crypto, crypto.ed25519PublicToX25519(target.identityKey), encodeUnicast(Buffer.from('once only')), rng),
+    );
+    const packet = createPacket(
+      crypto,
+      DEFAULT_GEOMETRY,
+      [
+        {
+          publicKey: crypto.x25519Base(proxySecret),
+          command: { kind: 'relay', next: nodeIdOf(crypto, fromHex(cluster.centralKey)), delayMs: 0 },
+        },
+        {
+          publicKey: crypto.x25519Base(csSecret),
+          command: { kind: 'deliver', mailbox: mailboxIdOf(crypto, target.identityKey) },
+        },
+      ],
+      body,
+      rng,
+    );
     const b = cluster.sources[1] as (typeof cluster.sources)[0];
     const inbox = await collect(b);
     const sock = dgram.createSocket('udp4');
@@ -132,7 +163,10 @@ t.test('a config with a wrong field fails at start naming that field', async (t)
   t.equal(r.status, 2, 'exit code 2');
   t.match(r.stderr, /config field "listen"/);
   t.match(r.stderr, /HOST:PORT/);
-  writeFileSync(join(dir, 'mixd.json'), JSON.stringify({ role: 'central', listen: '127.0.0.1:0', dataDir: '.', network: { packetSize: 'big' } }));
+  writeFileSync(
+    join(dir, 'mixd.json'),
+    JSON.stringify({ role: 'central', listen: '127.0.0.1:0', dataDir: '.', network: { packetSize: 'big' } }),
+  );
   const r2 = mixd(['--dir', dir]);
   t.equal(r2.status, 2);
   t.match(r2.stderr, /config field "network.packetSize"/);

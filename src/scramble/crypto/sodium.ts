@@ -93,7 +93,12 @@ export function loadSodiumBackend(): CryptoBackend {
     },
     boxEasy(message, nonce, publicKey, secretKey) {
       const out = Buffer.allocUnsafe(message.length + 16);
-      s.crypto_box_easy(out, message, nonce, publicKey, secretKey);
+      try {
+        s.crypto_box_easy(out, message, nonce, publicKey, secretKey);
+      } catch {
+        // libsodium refuses a low-order public key (all-zero shared secret); noble throws CryptoFailure too.
+        throw new CryptoFailure('crypto_box: low-order public key');
+      }
       return new Uint8Array(out.buffer, out.byteOffset, out.length);
     },
     boxOpenEasy(box, nonce, publicKey, secretKey) {

@@ -1,15 +1,30 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { join, resolve } from 'node:path';
-import { ControlClient } from '../../src/node/controlSocket.js';
+import { ControlClient } from '../node/controlSocket.js';
 
-/** Real `mixd` processes for integration tests: the CLI entry point, run from source with tsx. */
-export const ROOT = resolve(import.meta.dirname, '..', '..');
-const CLI = join(ROOT, 'src', 'cli', 'main.ts');
-export const FAST = ['--keepalive-ms', '300', '--redeliver-ms', '500', '--directory-refresh-ms', '500', '--descriptor-interval-ms', '500'];
+/**
+ * Real `mixd` processes (integration tests, benchmarks, `simulate --processes`):
+ * the CLI entry point, from TypeScript sources through tsx when running from
+ * source, else the compiled one.
+ */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+export const ROOT = resolve(import.meta.dirname, '..', '..', ...(FROM_SOURCE ? [] : ['..']));
+const CLI = FROM_SOURCE ? join(ROOT, 'src', 'cli', 'main.ts') : join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const NODE_ARGS = FROM_SOURCE ? ['--import', 'tsx', CLI] : [CLI];
+export const FAST = [
+  '--keepalive-ms',
+  '300',
+  '--redeliver-ms',
+  '500',
+  '--directory-refresh-ms',
+  '500',
+  '--descriptor-interval-ms',
+  '500',
+];
 
 export function mixd(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [...NODE_ARGS, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -34,7 +49,13 @@ export async function freePort(): Promise<number> {
 
 export interface NodeProcess {
   proc: ChildProcess;
-  ready: { role: string; listen: { host: string; port: number }; identityKey: string; address?: string; control: string };
+  ready: {
+    role: string;
+    listen: { host: string; port: number };
+    identityKey: string;
+    address?: string;
+    control: string;
+  };
   stderr: () => string;
   control(): Promise<ControlClient>;
   call<T = unknown>(method: string, params?: Record<string, unknown>): Promise<T>;
@@ -42,7 +63,7 @@ export interface NodeProcess {
 }
 
 export function startNode(dir: string, extra: string[] = []): Promise<NodeProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', CLI, '--dir', dir, ...FAST, ...extra], {
+  const proc = spawn(process.execPath, [...NODE_ARGS, '--dir', dir, ...FAST, ...extra], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -88,7 +109,11 @@ export function startNode(dir: string, extra: string[] = []): Promise<NodeProces
   });
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -98,15 +123,57 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
   }
 }
 
+export interface Received {
+  kind: string;
+  group: string | null;
+  from: string | null;
+  data: string;
+  receivedAtMs?: number;
+}
+
+export interface Inbox {
+  items: Received[];
+  /** Resolves at the first item (already here or arriving) that matches. */
+  next(match: (d: Received) => boolean, timeoutMs?: number): Promise<Received>;
+  close(): void;
+}
+
 /** Collects the datagrams a source delivers to its control-socket subscribers. */
-export async function collect(node: NodeProcess): Promise<{ items: Array<{ kind: string; group: string | null; from: string | null; data: string }>; close(): void }> {
+export async function collect(node: NodeProcess): Promise<Inbox> {
   const c = await node.control();
-  const items: Array<{ kind: string; group: string | null; from: string | null; data: string }> = [];
+  const items: Received[] = [];
+  const waiters: Array<{ match: (d: Received) => boolean; resolve: (d: Received) => void }> = [];
   c.onEvent((name, d) => {
-    if (name === 'datagram') items.push(d as (typeof items)[number]);
+    if (name !== 'datagram') return;
+    const item = d as Received;
+    items.push(item);
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      const w = waiters[i] as (typeof waiters)[number];
+      if (w.match(item)) {
+        waiters.splice(i, 1);
+        w.resolve(item);
+      }
+    }
   });
   await c.call('subscribe');
-  return { items, close: () => c.close() };
+  return {
+    items,
+    next(match, timeoutMs = 20_000) {
+      const hit = items.find(match);
+      if (hit) return Promise.resolve(hit);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('timed out waiting for a datagram')), timeoutMs);
+        waiters.push({
+          match,
+          resolve: (d) => {
+            clearTimeout(timer);
+            resolve(d);
+          },
+        });
+      });
+    },
+    close: () => c.close(),
+  };
 }
 
 export function text(d: { data: string }): string {

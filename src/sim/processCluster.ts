@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, initNode, type NodeProcess, startNode, waitFor } from './processes.js';
@@ -18,13 +18,24 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-export async function startCluster(nProxies: number, nSources: number, centralExtra: string[] = []): Promise<Cluster> {
+export async function startCluster(
+  nProxies: number,
+  nSources: number,
+  centralExtra: string[] = [],
+  network: Record<string, number> = {},
+): Promise<Cluster> {
   const root = mkdtempSync(join(tmpdir(), 'mixd-it-'));
   const port = await freePort();
   const centralDir = join(root, 'central');
   const centralAddr = `127.0.0.1:${port}`;
   const c = initNode(centralDir, 'central', ['--listen', centralAddr]);
   const centralKey = c.publicKey as string;
+  if (Object.keys(network).length) {
+    const file = join(centralDir, 'mixd.json');
+    const cfg = JSON.parse(readFileSync(file, 'utf8'));
+    cfg.network = { ...cfg.network, ...network };
+    writeFileSync(file, JSON.stringify(cfg, null, 2));
+  }
   const central = await startNode(centralDir, centralExtra);
   const proxyDirs: string[] = [];
   const sourceDirs: string[] = [];

@@ -1,0 +1,145 @@
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InvalidGroupState } from './errors.js';
+import { type GroupJson, type GroupState, groupFromJson, groupToJson, hexField, intField } from './groupState.js';
+import { INVITE_ALG_ARGON2ID_SECRETBOX, type PendingInvite } from './invite.js';
+import { hexKey } from './keys.js';
+
+/**
+ * Persistence of one source's groups and pending invites in
+ * `<dir>/groups.json`. The file holds group secrets: it is written 0600, and
+ * atomically (temp file, fsync, rename, fsync of the directory), so a crash
+ * leaves either the old or the new file, never a torn one that would lose
+ * every group. Pending invites are kept so that a wrong passphrase, or a
+ * restart before the user types one, does not lose the invite.
+ */
+export const GROUPS_FILE = 'groups.json';
+
+export interface GroupStoreData {
+  readonly groups: readonly GroupState[];
+  readonly pendingInvites: readonly PendingInvite[];
+}
+
+interface StoreJson {
+  version: 1;
+  groups: GroupJson[];
+  pendingInvites: Array<Record<string, string | number>>;
+}
+
+export function pendingInviteToJson(p: PendingInvite): Record<string, string | number> {
+  return {
+    recipientKey: hexKey(p.recipientKey),
+    alg: p.alg,
+    opsLimit: p.opsLimit,
+    memLimitBytes: p.memLimitBytes,
+    salt: hexKey(p.salt),
+    nonce: hexKey(p.nonce),
+    ciphertext: hexKey(p.ciphertext),
+  };
+}
+
+export function pendingInviteFromJson(v: unknown): PendingInvite {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new InvalidGroupState('stored pending invite is not an object');
+  }
+  const o = v as Record<string, unknown>;
+  const alg = intField(o.alg, 'invite alg', 255);
+  if (alg !== INVITE_ALG_ARGON2ID_SECRETBOX) throw new InvalidGroupState(`stored invite has unknown algorithm ${alg}`);
+  const ciphertext = hexField(o.ciphertext, 'invite ciphertext');
+  if (ciphertext.length < 16) throw new InvalidGroupState('stored invite ciphertext is too short');
+  return {
+    recipientKey: hexField(o.recipientKey, 'invite recipientKey', 32),
+    alg,
+    opsLimit: intField(o.opsLimit, 'invite opsLimit', 0xffffffff),
+    memLimitBytes: intField(o.memLimitBytes, 'invite memLimitBytes', 0xffffffff),
+    salt: hexField(o.salt, 'invite salt', 16),
+    nonce: hexField(o.nonce, 'invite nonce', 24),
+    ciphertext,
+  };
+}
+
+export function storeToJson(data: GroupStoreData): string {
+  const json: StoreJson = {
+    version: 1,
+    groups: data.groups.map(groupToJson),
+    pendingInvites: data.pendingInvites.map(pendingInviteToJson),
+  };
+  return `${JSON.stringify(json, null, 2)}\n`;
+}
+
+/** Parses the file content. Every failure is InvalidGroupState (never silently dropping a group). */
+export function storeFromJson(text: string): GroupStoreData {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new InvalidGroupState(`${GROUPS_FILE} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new InvalidGroupState(`${GROUPS_FILE} is not an object`);
+  }
+  const o = json as Record<string, unknown>;
+  if (o.version !== 1) throw new InvalidGroupState(`${GROUPS_FILE} has unknown version ${String(o.version)}`);
+  if (!Array.isArray(o.groups) || !Array.isArray(o.pendingInvites)) {
+    throw new InvalidGroupState(`${GROUPS_FILE} lacks groups or pendingInvites arrays`);
+  }
+  return { groups: o.groups.map(groupFromJson), pendingInvites: o.pendingInvites.map(pendingInviteFromJson) };
+}
+
+export class GroupStore {
+  readonly path: string;
+  private readonly tmpPath: string;
+  /** Saves run one after another so two writers never interleave on the temp file. */
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(readonly dir: string) {
+    this.path = join(dir, GROUPS_FILE);
+    this.tmpPath = join(dir, `${GROUPS_FILE}.tmp-${process.pid}`);
+  }
+
+  /** Empty when the file does not exist yet; InvalidGroupState when it is corrupt. */
+  async load(): Promise<GroupStoreData> {
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { groups: [], pendingInvites: [] };
+      throw err;
+    }
+    return storeFromJson(text);
+  }
+
+  save(data: GroupStoreData): Promise<void> {
+    const text = storeToJson(data);
+    const run = this.queue.then(() => this.write(text));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async write(text: string): Promise<void> {
+    const fh = await open(this.tmpPath, 'w', 0o600);
+    try {
+      // The mode argument only applies when the file is created; a stale temp file keeps its old mode.
+      await fh.chmod(0o600);
+      await fh.writeFile(text, 'utf8');
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    try {
+      await rename(this.tmpPath, this.path);
+    } catch (err) {
+      await unlink(this.tmpPath).catch(() => undefined);
+      throw err;
+    }
+    // Make the rename itself durable.
+    const dirHandle = await open(this.dir, 'r');
+    try {
+      await dirHandle.sync();
+    } catch {
+      // Some filesystems refuse fsync on directories; the rename is still atomic.
+    } finally {
+      await dirHandle.close();
+    }
+  }
+}
