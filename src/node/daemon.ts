@@ -2,8 +2,11 @@ import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { CentralNode } from '../central/centralNode.js';
+import { GroupError, openDeliveredCopyWithKeys } from '../group/index.js';
+import { GroupFanout } from '../proxy/groupFanout.js';
 import { ProxyNode } from '../proxy/proxyNode.js';
 import { getCrypto } from '../scramble/crypto/index.js';
+import { sourceMethods } from '../source/controlMethods.js';
 import { SourceNode } from '../source/sourceNode.js';
 import type { Config } from './config.js';
 import type { NodeContext } from './context.js';
@@ -120,6 +123,16 @@ export async function startDaemon(config: Config, timing: DaemonTiming = DEFAULT
       sessionTimeoutMs: timing.keepaliveMs * 3,
       redeliverMs: timing.redeliverMs,
     });
+    // CS opens P2's delivery tokens with its mix keys (current first, then those still held).
+    central.hooks.openToken = (body, keys) => {
+      try {
+        const c = openDeliveredCopyWithKeys(crypto, keys, body);
+        return { mailbox: c.mailboxId, payload: c.payload };
+      } catch (err) {
+        if (err instanceof GroupError) return null;
+        throw err;
+      }
+    };
     handler = (b, f) => central.onDatagram(b, f);
     central.start();
     daemon.central = central;
@@ -135,6 +148,12 @@ export async function startDaemon(config: Config, timing: DaemonTiming = DEFAULT
         central: centralPeer,
         queueCapacity: config.queue.capacity,
         descriptorIntervalMs: timing.descriptorIntervalMs,
+      });
+      proxy.fanout = new GroupFanout({
+        ctx,
+        geometry: () => proxy.geometry,
+        directory: () => fetcher?.current() ?? null,
+        enqueue: (packet, to, due) => proxy.enqueueOwn(packet, to, due),
       });
       handler = (b, f) => proxy.onDatagram(b, f);
       fetcher.start();
@@ -153,27 +172,7 @@ export async function startDaemon(config: Config, timing: DaemonTiming = DEFAULT
       source.start().catch((err) => log.error({ err }, 'source start failed'));
       daemon.source = source;
       methods.status = () => source.status();
-      methods.address = () => source.address;
-      methods.sendTo = (params) => {
-        const to = params.to;
-        const data = params.data;
-        if (typeof to !== 'string' || typeof data !== 'string')
-          throw new ControlError('sendTo needs "to" and base64 "data"');
-        return source.sendUnicast(to, new Uint8Array(Buffer.from(data, 'base64')));
-      };
-      methods.subscribe = (_params, conn) => {
-        const off = source.subscribe((d) =>
-          conn.event('datagram', {
-            kind: d.kind,
-            group: d.group ?? null,
-            from: d.from ?? null,
-            data: Buffer.from(d.data).toString('base64'),
-            receivedAtMs: d.receivedAtMs,
-          }),
-        );
-        conn.onClose(off);
-        return true;
-      };
+      Object.assign(methods, sourceMethods(source));
     }
   }
 

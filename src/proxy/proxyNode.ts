@@ -34,7 +34,7 @@ interface Held {
  */
 export class ProxyNode {
   private ring: MixKeyRing | null = null;
-  private geometry: PacketGeometry | null = null;
+  geometry: PacketGeometry | null = null;
   private readonly queue: DelayQueue<Held>;
   private timer: NodeJS.Timeout | null = null;
   private timerDue = Number.POSITIVE_INFINITY;

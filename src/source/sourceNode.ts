@@ -1,10 +1,12 @@
 import { encodeAddress, parseAddress } from '../group/address.js';
+import { DIRECT_KIND, DIRECT_VERSION, openDirect, sealDirect } from '../group/direct.js';
+import type { InviteKdf } from '../group/invite.js';
 import { MalformedMessage } from '../node/codec.js';
 import { countDrop, type NodeContext } from '../node/context.js';
 import type { IndexedDirectory } from '../node/directory.js';
 import type { DirectoryFetcher } from '../node/directoryFetcher.js';
 import { centralIdOf, hex, mailboxIdOf } from '../node/ids.js';
-import { type Peer, parsePeer } from '../node/transport.js';
+import type { Peer } from '../node/transport.js';
 import {
   type ControlMessage,
   type DeliveryKind,
@@ -16,11 +18,12 @@ import {
 } from '../node/wire.js';
 import { MalformedPacket } from '../scramble/errors.js';
 import { type PacketGeometry, packetGeometry } from '../scramble/geometry.js';
-import { createPacket } from '../scramble/packet.js';
 import { systemRng } from '../scramble/rng.js';
-import { openSeal, SEAL_OVERHEAD, seal } from '../scramble/sealedBox.js';
-import { decodeUnicast, encodeUnicast, frameSealed, unframeSealed } from './frames.js';
-import { buildRoute, currentEpoch, NoRoute, pickProxies } from './routes.js';
+import { openSeal } from '../scramble/sealedBox.js';
+import { DirectChannel } from './directChannel.js';
+import { unframeSealed } from './frames.js';
+import { GroupManager } from './groupManager.js';
+import { NoRoute } from './routes.js';
 
 export interface SourceOptions {
   central: Peer;
@@ -28,6 +31,8 @@ export interface SourceOptions {
   keepaliveMs: number;
   /** Mixes between the sender and CS on a unicast route (P1, P2, P3). */
   mixHops: number;
+  inviteKdf?: InviteKdf;
+  groupRotationMs?: number;
 }
 
 export interface ReceivedDatagram {
@@ -40,11 +45,6 @@ export interface ReceivedDatagram {
 
 /** What a source does with a packet it built: send now, or hand to the cover-traffic scheduler. */
 export type PacketSink = (packet: Uint8Array, firstHop: Peer) => void;
-
-/** Extension point for the group layer: a delivered payload nobody else could open. */
-export interface GroupReceiver {
-  onPayload(framed: Uint8Array, kind: DeliveryKind, surbId: Uint8Array): boolean;
-}
 
 const SEEN_IDS = 4096;
 
@@ -68,7 +68,9 @@ export class SourceNode {
   private subscribers: Array<(d: ReceivedDatagram) => void> = [];
   private registeredWaiters: Array<() => void> = [];
   sink: PacketSink;
-  group: GroupReceiver | null = null;
+  channel: DirectChannel | null = null;
+  readonly groups: GroupManager;
+  private eventListeners: Array<(name: string, data: unknown) => void> = [];
   readonly counters = { sent: 0, received: 0, duplicates: 0 };
 
   constructor(
@@ -83,6 +85,44 @@ export class SourceNode {
       this.ctx.metrics.packetsOut.inc({ kind: 'sphinx' });
       this.ctx.transport.send(to, packet);
     };
+    this.groups = new GroupManager({
+      ctx,
+      self: {
+        identitySeed: ctx.identity.seed,
+        identityKey: ctx.identity.publicKey,
+        centralId: centralIdOf(ctx.crypto, opts.centralKey),
+      },
+      dataDir: ctx.dataDir,
+      geometry: () => this.requireGeometry(),
+      directory: () => this.requireDirectory(),
+      channel: () => this.requireChannel(),
+      send: (packet, to) => this.sink(packet, to),
+      emit: (d) => this.emit(d),
+      event: (name, data) => this.event(name, data),
+      inviteKdf: opts.inviteKdf,
+      rotationMs: opts.groupRotationMs,
+    });
+  }
+
+  onEvent(fn: (name: string, data: unknown) => void): () => void {
+    this.eventListeners.push(fn);
+    return () => {
+      this.eventListeners = this.eventListeners.filter((f) => f !== fn);
+    };
+  }
+
+  private event(name: string, data: unknown): void {
+    for (const l of this.eventListeners) l(name, data);
+  }
+
+  private requireGeometry(): PacketGeometry {
+    if (!this.geometry) throw new NoRoute('no directory yet: is the central server reachable?');
+    return this.geometry;
+  }
+
+  private requireChannel(): DirectChannel {
+    if (!this.channel) throw new NoRoute('no directory yet: is the central server reachable?');
+    return this.channel;
   }
 
   get address(): string {
@@ -97,10 +137,37 @@ export class SourceNode {
   }
 
   async start(): Promise<void> {
+    await this.groups.load();
     const dir = await this.directory.ready();
     this.geometry = packetGeometry(dir.params.packetSize, dir.params.maxHops);
+    this.channel = new DirectChannel({
+      ctx: this.ctx,
+      geometry: () => this.requireGeometry(),
+      directory: () => this.requireDirectory(),
+      selfMailbox: this.mailbox,
+      send: (packet, to) => this.sink(packet, to),
+      mixHops: this.opts.mixHops,
+      onMessage: (blob) => this.onDirectMessage(blob),
+      onOutcome: (msgId, outcome) => this.event('delivery', { msgId, outcome }),
+    });
     this.hello();
     this.timers.push(setInterval(() => this.keepalive(), this.opts.keepaliveMs));
+    this.timers.push(
+      setInterval(() => {
+        this.channel?.tick();
+        this.groups.tick();
+      }, 250),
+    );
+  }
+
+  /** A complete direct message: a datagram for the application, or an invite / rekey for the group layer. */
+  private onDirectMessage(blob: Uint8Array): void {
+    const direct = openDirect(this.ctx.crypto, this.ctx.identity.seed, blob);
+    if (direct && direct.version === DIRECT_VERSION && direct.kind === DIRECT_KIND.datagram) {
+      this.emit({ kind: 'unicast', data: direct.body });
+      return;
+    }
+    if (!this.groups.onDirect(blob)) countDrop(this.ctx, 'undecryptable_direct');
   }
 
   stop(): void {
@@ -135,7 +202,10 @@ export class SourceNode {
       address: this.address,
       registered: this.registered,
       proxies: dir?.proxies.length ?? 0,
-      maxDatagramBytes: this.geometry ? this.maxUnicastBytes() : null,
+      maxDatagramBytes: this.geometry ? this.groups.maxDatagramBytes() : null,
+      maxUnicastBytes: this.geometry ? this.maxUnicastBytes() : null,
+      groups: this.groups.names(),
+      direct: this.channel?.stats ?? null,
       ...this.counters,
     };
   }
@@ -220,19 +290,21 @@ export class SourceNode {
     this.seenOrder.push(entryId);
     if (this.seenOrder.length > SEEN_IDS) this.seen.delete(this.seenOrder.shift() as number);
     if (kind === 'dummy') return;
-    if (kind === 'message') {
-      try {
-        const sealed = unframeSealed(payload);
-        const inner = openSeal(this.ctx.crypto, this.x25519Public, this.x25519Secret, sealed);
-        if (inner) {
-          this.emit({ kind: 'unicast', data: decodeUnicast(inner) });
-          return;
-        }
-      } catch (err) {
-        if (!(err instanceof MalformedMessage || err instanceof MalformedPacket)) throw err;
-      }
+    if (kind === 'surbReply') {
+      if (!this.channel?.onSurbReply(surbId, payload)) countDrop(this.ctx, 'unknown_surb');
+      return;
     }
-    if (this.group?.onPayload(payload, kind, surbId)) return;
+    try {
+      const sealed = unframeSealed(payload);
+      const envelope = openSeal(this.ctx.crypto, this.x25519Public, this.x25519Secret, sealed);
+      if (envelope) {
+        this.channel?.onEnvelope(envelope);
+        return;
+      }
+    } catch (err) {
+      if (!(err instanceof MalformedMessage || err instanceof MalformedPacket)) throw err;
+    }
+    if (this.groups.onGroupPayload(payload)) return;
     countDrop(this.ctx, 'undecryptable_delivery');
   }
 
@@ -255,8 +327,8 @@ export class SourceNode {
   }
 
   maxUnicastBytes(): number {
-    const g = this.geometry as PacketGeometry;
-    return g.bodyBytes - 2 - SEAL_OVERHEAD - 2;
+    // One fragment, no SURB, minus the direct-message header and its seal.
+    return this.requireChannel().chunkBytes(false) - 2 - 48;
   }
 
   private requireDirectory(): IndexedDirectory {
@@ -266,34 +338,17 @@ export class SourceNode {
   }
 
   /**
-   * Builds a packet S → P1..Pk → CS → mailbox of `targetIdentity`, sealed to
-   * the target. The target learns the content, not who sent it.
+   * A datagram to one member's mailbox (S → P1..Pk → CS → T), sealed to the
+   * target. The target learns the content, not who sent it. Unacknowledged.
    */
   sendUnicast(target: string, data: Uint8Array): { delays: number[]; sentAtMs: number } {
-    const dir = this.requireDirectory();
-    const geometry = this.geometry as PacketGeometry;
     const { identityKey } = parseAddress(target);
     if (data.length > this.maxUnicastBytes()) {
       throw new RangeError(`datagram is ${data.length} bytes; at most ${this.maxUnicastBytes()} fit`);
     }
-    const rng = systemRng(this.ctx.crypto);
-    const targetX = this.ctx.crypto.ed25519PublicToX25519(identityKey);
-    const body = frameSealed(seal(this.ctx.crypto, targetX, encodeUnicast(data), rng));
-    const epoch = currentEpoch(dir, this.ctx.now());
-    const mixes = pickProxies(this.ctx.crypto, dir, this.opts.mixHops, epoch);
-    const { route, firstHop, delays } = buildRoute(
-      this.ctx.crypto,
-      dir,
-      mixes,
-      dir.central,
-      { kind: 'deliver', mailbox: mailboxIdOf(this.ctx.crypto, identityKey) },
-      epoch,
-    );
-    const packet = createPacket(this.ctx.crypto, geometry, route, body, rng);
-    const to = parsePeer(firstHop.address);
-    if (!to) throw new NoRoute(`first hop has an unusable address ${firstHop.address}`);
+    const blob = sealDirect(this.ctx.crypto, identityKey, DIRECT_KIND.datagram, data, systemRng(this.ctx.crypto));
+    const { delays } = this.requireChannel().send(identityKey, blob, false);
     this.counters.sent++;
-    this.sink(packet, to);
     // Wall-clock with sub-ms precision: comparable across processes on one machine (benchmarks).
     return { delays, sentAtMs: performance.timeOrigin + performance.now() };
   }

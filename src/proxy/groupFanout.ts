@@ -1,0 +1,80 @@
+import { decodeFanout, fanoutCopies, GroupError } from '../group/index.js';
+import { countDrop, type NodeContext } from '../node/context.js';
+import { type IndexedDirectory, mixKeyFor } from '../node/directory.js';
+import { nodeIdOf } from '../node/ids.js';
+import { type Peer, parsePeer } from '../node/transport.js';
+import type { PacketGeometry } from '../scramble/geometry.js';
+import { createPacket } from '../scramble/packet.js';
+import { systemRng } from '../scramble/rng.js';
+import { currentEpoch, exponentialDelayMs, pickProxies } from '../source/routes.js';
+import type { FanoutHandler } from './fanoutHandler.js';
+
+export interface GroupFanoutDeps {
+  ctx: NodeContext;
+  geometry: () => PacketGeometry | null;
+  directory: () => IndexedDirectory | null;
+  /** Queue a packet this proxy built for sending at `dueMs` (the mix's own delay queue). */
+  enqueue: (packet: Uint8Array, to: Peer, dueMs: number) => boolean;
+}
+
+/**
+ * P2: one fan-out bundle in, one fresh packet per member out. Each copy is
+ * re-sealed to pub_G with a fresh ephemeral key, routed P2 → P3 → CS with its
+ * own random P3 and independent exponential delays (here and at P3), so CS
+ * sees copies of one message as unrelated packets at unrelated times.
+ * P2 learns the group's public key and size, not the sender or the members.
+ */
+export class GroupFanout implements FanoutHandler {
+  copies = 0;
+
+  constructor(private readonly deps: GroupFanoutDeps) {}
+
+  handle(body: Uint8Array): void {
+    const { ctx } = this.deps;
+    const geometry = this.deps.geometry();
+    const dir = this.deps.directory();
+    if (!geometry || !dir) return countDrop(ctx, 'not_ready');
+    const rng = systemRng(ctx.crypto);
+    let copies: Uint8Array[];
+    try {
+      copies = fanoutCopies(ctx.crypto, decodeFanout(geometry, body), rng);
+    } catch (err) {
+      if (err instanceof GroupError) return countDrop(ctx, 'bad_fanout', err.message);
+      throw err;
+    }
+    const now = ctx.now();
+    const epoch = currentEpoch(dir, now);
+    const csKey = mixKeyFor(dir.central, epoch);
+    if (!csKey) return countDrop(ctx, 'no_central_key');
+    const csId = nodeIdOf(ctx.crypto, dir.central.identityKey);
+    for (const copy of copies) {
+      const [p3] = pickProxies(ctx.crypto, dir, 1, epoch);
+      const k3 = p3 ? mixKeyFor(p3, epoch) : undefined;
+      const to = p3 ? parsePeer(p3.address) : null;
+      if (!p3 || !k3 || !to) {
+        countDrop(ctx, 'no_route');
+        continue;
+      }
+      const packet = createPacket(
+        ctx.crypto,
+        geometry,
+        [
+          {
+            publicKey: k3,
+            command: {
+              kind: 'relay',
+              next: csId,
+              delayMs: exponentialDelayMs(ctx.crypto, dir.params.meanDelayMs, dir.params.maxDelayMs),
+            },
+          },
+          { publicKey: csKey, command: { kind: 'deliverToken' } },
+        ],
+        copy,
+        rng,
+      );
+      const hold = exponentialDelayMs(ctx.crypto, dir.params.meanDelayMs, dir.params.maxDelayMs);
+      if (this.deps.enqueue(packet, to, now + hold)) this.copies++;
+    }
+    ctx.metrics.packetsOut.inc({ kind: 'fanout_copy' }, copies.length);
+  }
+}
