@@ -4,6 +4,7 @@ import { hideBin } from 'yargs/helpers';
 import { ConfigError } from '../node/config.js';
 import { ControlError } from '../node/controlSocket.js';
 import { addressCommand, recvCommand, sendCommand, statusCommand } from './client.js';
+import { groupCommand } from './group.js';
 import { initCommand } from './init.js';
 import { runCommand } from './run.js';
 import { simulateCommand } from './simulate.js';
@@ -64,6 +65,21 @@ async function main(): Promise<void> {
       (argv) => initCommand(argv),
     )
     .command('status', 'ask a running daemon for its state', configOption, (argv) => statusCommand(argv))
+    .command(
+      'group <action> [args..]',
+      'groups: create NAME | invite GROUP ADDRESS | join [INVITE] | invites | list | members GROUP | remove GROUP ADDRESS | leave GROUP | bind GROUP --listen --app',
+      (y) =>
+        configOption(y)
+          .positional('action', { type: 'string' })
+          .positional('args', { type: 'string', array: true })
+          .option('passphrase-file', {
+            type: 'string',
+            describe: 'read the passphrase from this file instead of a prompt',
+          })
+          .option('listen', { type: 'string', describe: 'bind: local UDP port applications send to' })
+          .option('app', { type: 'string', describe: 'bind: where group datagrams are sent' }),
+      (argv) => groupCommand(argv),
+    )
     .command('address', "print this source's address", configOption, (argv) => addressCommand(argv))
     .command(
       'send <target> [text]',

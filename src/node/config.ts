@@ -58,6 +58,14 @@ export interface Config {
   central: CentralRef | null;
   network: NetworkParams;
   queue: { capacity: number };
+  /** Source only: local UDP bridges, one per group (`mixd group bind`). */
+  bridges: BridgeConfig[];
+}
+
+export interface BridgeConfig {
+  group: string;
+  listen: HostPort;
+  app: HostPort;
 }
 
 /** The file's shape, every field optional: what `overrides` may carry (e.g. from CLI flags). */
@@ -71,6 +79,7 @@ export interface ConfigOverrides {
   central?: { address?: string; key?: string };
   network?: Partial<NetworkParams>;
   queue?: { capacity?: number };
+  bridges?: Array<{ group?: string; listen?: string; app?: string }>;
 }
 
 export const DEFAULT_NETWORK: Readonly<NetworkParams> = Object.freeze({
@@ -148,9 +157,12 @@ export function validateConfig(raw: unknown, baseDir: string, overrides: ConfigO
   const queueRaw = objectWith(merged.queue ?? {}, 'queue', ['capacity']);
   const queue = { capacity: integer(queueRaw.capacity, 'queue.capacity', 1, 10_000_000, DEFAULT_QUEUE_CAPACITY) };
 
+  const bridges = parseBridges(merged.bridges, role);
+
   return {
     role,
     listen,
+    bridges,
     dataDir: path.resolve(dataDirBase, dataDirRaw),
     logLevel,
     metrics,
@@ -188,7 +200,18 @@ export function formatHostPort(hp: HostPort): string {
   return hp.family === 6 ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
 }
 
-const TOP_FIELDS = ['role', 'listen', 'dataDir', 'logLevel', 'metrics', 'crypto', 'central', 'network', 'queue'];
+const TOP_FIELDS = [
+  'role',
+  'listen',
+  'dataDir',
+  'logLevel',
+  'metrics',
+  'crypto',
+  'central',
+  'network',
+  'queue',
+  'bridges',
+];
 const NETWORK_FIELDS = Object.keys(DEFAULT_NETWORK);
 
 function parseCentral(value: unknown, role: Role): CentralRef {
@@ -322,4 +345,27 @@ function got(value: unknown): string {
     s = String(value);
   }
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+function parseBridges(raw: unknown, role: Role): BridgeConfig[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) {
+    throw new ConfigError(
+      'bridges',
+      `must be a list like [{"group": "friends", "listen": "127.0.0.1:9000", "app": "127.0.0.1:9001"}] (got ${got(raw)})`,
+    );
+  }
+  if (raw.length > 0 && role !== 'source')
+    throw new ConfigError('bridges', 'only a source has group bridges; remove this field');
+  return raw.map((b, i) => {
+    const f = `bridges[${i}]`;
+    const o = objectWith(b, f, ['group', 'listen', 'app']);
+    if (typeof o.group !== 'string' || o.group === '')
+      throw new ConfigError(`${f}.group`, `must be a group name (got ${got(o.group)})`);
+    return {
+      group: o.group,
+      listen: parseHostPort(o.listen, `${f}.listen`),
+      app: parseHostPort(o.app, `${f}.app`),
+    };
+  });
 }

@@ -8,7 +8,7 @@ import { ProxyNode } from '../proxy/proxyNode.js';
 import { getCrypto } from '../scramble/crypto/index.js';
 import { sourceMethods } from '../source/controlMethods.js';
 import { SourceNode } from '../source/sourceNode.js';
-import type { Config } from './config.js';
+import { type Config, formatHostPort } from './config.js';
 import type { NodeContext } from './context.js';
 import { type ControlConnection, ControlError, serveControl } from './controlSocket.js';
 
@@ -169,7 +169,17 @@ export async function startDaemon(config: Config, timing: DaemonTiming = DEFAULT
       });
       handler = (b, f) => source.onDatagram(b, f);
       fetcher.start();
-      source.start().catch((err) => log.error({ err }, 'source start failed'));
+      source
+        .start()
+        .then(async () => {
+          for (const b of config.bridges) {
+            await (methods.groupBind as MethodHandler)(
+              { group: b.group, listen: formatHostPort(b.listen), app: formatHostPort(b.app) },
+              { event() {}, onClose() {} },
+            );
+          }
+        })
+        .catch((err) => log.error({ err }, 'source start failed'));
       daemon.source = source;
       methods.status = () => source.status();
       Object.assign(methods, sourceMethods(source));

@@ -97,12 +97,21 @@ function legend(items: Array<{ label: string; color: string; dashed?: boolean }>
   return `${out}</g>`;
 }
 
-/** y axis with `ticks` gridlines from 0 to yMax, labelled with `fmt`. */
-function yAxis(yMax: number, label: string, fmt: (v: number) => string, ticks = 4): string {
+/** A "nice" step (1, 2, 2.5 or 5 × 10^k) close to `raw`. */
+export function niceStep(raw: number): number {
+  if (!(raw > 0) || !Number.isFinite(raw)) return 1;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const f = raw / p;
+  return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10) * p;
+}
+
+/** y axis from 0 to yMax with gridlines every `step`, labelled with `fmt`. */
+function yAxis(yMax: number, step: number, label: string, fmt: (v: number) => string): string {
   let out = '<g class="axis">';
+  const ticks = Math.round(yMax / step);
   for (let i = 0; i <= ticks; i++) {
-    const v = (yMax * i) / ticks;
-    const y = M.top + PH - (PH * i) / ticks;
+    const v = i * step;
+    const y = M.top + PH - (PH * v) / yMax;
     out += `<line x1="${M.left}" y1="${y.toFixed(1)}" x2="${M.left + PW}" y2="${y.toFixed(1)}" class="grid"/>`;
     out += text(M.left - 6, y + 4, fmt(v), 'text-anchor="end"');
   }
@@ -110,6 +119,25 @@ function yAxis(yMax: number, label: string, fmt: (v: number) => string, ticks = 
   out += `<line x1="${M.left}" y1="${M.top + PH}" x2="${M.left + PW}" y2="${M.top + PH}" class="baseline"/>`;
   return `${out}</g>`;
 }
+
+/** x tick values: 1-2-5 per decade on a log axis, multiples of a nice step on a linear one. */
+function xTicks(lo: number, hi: number, scale: 'linear' | 'log'): number[] {
+  const out: number[] = [];
+  if (scale === 'log') {
+    for (let d = Math.floor(Math.log10(lo)); d <= Math.ceil(Math.log10(hi)); d++) {
+      for (const m of [1, 2, 5]) {
+        const v = m * 10 ** d;
+        if (v >= lo * 0.999 && v <= hi * 1.001) out.push(v);
+      }
+    }
+    return out;
+  }
+  const step = niceStep((hi - lo) / 6);
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Math.round(v / step) * step);
+  return out;
+}
+
+const percentLabel = (v: number): string => `${Number((v * 100).toFixed(1))}%`;
 
 /** Bin edges for a histogram of `all` values. */
 function binEdges(all: number[], bins: number, scale: 'linear' | 'log', domain?: [number, number]): number[] {
@@ -145,7 +173,7 @@ export function histogramSvg(spec: HistogramSpec): string {
     ...(spec.markers ?? []).map((m) => ({ label: m.label, color: '#444', dashed: true })),
   ]);
   if (all.length === 0) {
-    out += yAxis(1, 'share of values', (v) => `${Math.round(v * 100)}%`);
+    out += yAxis(1, 0.25, 'share of values', percentLabel);
     out += text(M.left + PW / 2, M.top + PH / 2, 'no data', 'text-anchor="middle" class="nodata"');
     return `${out}</svg>`;
   }
@@ -184,9 +212,10 @@ export function histogramSvg(spec: HistogramSpec): string {
     for (const v of vals) counts[binOf(v)]++;
     return counts.map((c) => (vals.length ? c / vals.length : 0));
   });
-  const top = Math.max(0.05, ...shares.flat());
-  const yMax = Math.min(1, Math.ceil(top * 10) / 10);
-  out += yAxis(yMax, 'share of values', (v) => `${Math.round(v * 100)}%`);
+  const top = Math.max(0.01, ...shares.flat());
+  const yStep = niceStep(top / 4);
+  const yMax = yStep * Math.ceil(top / yStep - 1e-9);
+  out += yAxis(yMax, yStep, 'share of values', percentLabel);
   out += '<g class="bars">';
   const k = spec.series.length;
   for (let b = 0; b < bins; b++) {
@@ -206,11 +235,10 @@ export function histogramSvg(spec: HistogramSpec): string {
     });
   }
   out += '</g><g class="axis">';
-  const tickEvery = Math.max(1, Math.ceil(bins / 8));
-  for (let b = 0; b <= bins; b += tickEvery) {
-    const x = pos(edges[b]);
+  for (const v of xTicks(edges[0], edges[bins], scale)) {
+    const x = pos(v);
     out += `<line x1="${x.toFixed(1)}" y1="${M.top + PH}" x2="${x.toFixed(1)}" y2="${M.top + PH + 4}" class="baseline"/>`;
-    out += text(x, M.top + PH + 16, formatNumber(edges[b]), 'text-anchor="middle"');
+    out += text(x, M.top + PH + 16, formatNumber(v), 'text-anchor="middle"');
   }
   out += text(M.left + PW / 2, H - 8, `${spec.xLabel}${scale === 'log' ? ' (log scale)' : ''}`, 'text-anchor="middle"');
   out += '</g>';
@@ -230,7 +258,7 @@ export function barChartSvg(spec: BarChartSpec): string {
   const seen = new Map<string, { label: string; color: string; dashed?: boolean }>();
   for (const g of spec.groups) for (const b of g.bars) if (!seen.has(b.label)) seen.set(b.label, b);
   out += legend([...seen.values()]);
-  out += yAxis(spec.yMax, spec.yLabel, (v) => formatNumber(v));
+  out += yAxis(spec.yMax, niceStep(spec.yMax / 4), spec.yLabel, (v) => formatNumber(v));
   const gw = PW / Math.max(1, spec.groups.length);
   out += '<g class="bars">';
   spec.groups.forEach((g, gi) => {

@@ -43,6 +43,7 @@ function baseConfig(
     central: null,
     network,
     queue: { capacity: DEFAULT_QUEUE_CAPACITY },
+    bridges: [],
   };
 }
 

@@ -15,17 +15,3 @@ export function unframeSealed(body: Uint8Array): Uint8Array {
   if (len === 0) throw new MalformedMessage('empty', 'empty frame');
   return r.fixed(len);
 }
-
-export const INNER_VERSION = 1;
-export const INNER_UNICAST = 1;
-
-export function encodeUnicast(data: Uint8Array): Uint8Array {
-  return new Writer().u8(INNER_VERSION).u8(INNER_UNICAST).fixed(data).finish();
-}
-
-export function decodeUnicast(inner: Uint8Array): Uint8Array {
-  const r = new Reader(inner);
-  if (r.u8() !== INNER_VERSION) throw new MalformedMessage('bad_version', 'unknown inner version');
-  if (r.u8() !== INNER_UNICAST) throw new MalformedMessage('bad_type', 'not a unicast message');
-  return inner.slice(2);
-}

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { parseAddress } from '../../src/group/address.js';
+import { DIRECT_KIND, sealDirect } from '../../src/group/direct.js';
 import { fromHex, mailboxIdOf, nodeIdOf } from '../../src/node/ids.js';
 import { readSecretFile } from '../../src/node/keyFiles.js';
 import { getCrypto } from '../../src/scramble/crypto/index.js';
@@ -12,7 +13,8 @@ import { systemRng } from '../../src/scramble/rng.js';
 import { seal } from '../../src/scramble/sealedBox.js';
 import { startCluster } from '../../src/sim/processCluster.js';
 import { collect, mixd, startNode, text, waitFor } from '../../src/sim/processes.js';
-import { encodeUnicast, frameSealed } from '../../src/source/frames.js';
+import { encodeFragment } from '../../src/source/envelope.js';
+import { frameSealed } from '../../src/source/frames.js';
 
 type Status = { metrics: { drops: Record<string, number>; replayHits: number; mailboxEntries: number } };
 
@@ -112,9 +114,10 @@ t.test('network of real processes: CS + 4 proxies + 2 sources', async (t) => {
     const csSecret = readSecretFile(join(cluster.centralDir, 'keys', `mix-${epoch}.key`));
     const target = parseAddress(addrB);
     const rng = systemRng(crypto);
-    const body = frameSealed(
-      seal(crypto, crypto.ed25519PublicToX25519(target.identityKey), encodeUnicast(Buffer.from('once only')), rng),
-    );
+    // What a source would send: one unacknowledged fragment holding a sealed datagram.
+    const chunk = sealDirect(crypto, target.identityKey, DIRECT_KIND.datagram, Buffer.from('once only'), rng);
+    const envelope = encodeFragment({ msgId: crypto.randomBytes(16), index: 0, count: 1, surb: null, chunk });
+    const body = frameSealed(seal(crypto, crypto.ed25519PublicToX25519(target.identityKey), envelope, rng));
     const packet = createPacket(
       crypto,
       DEFAULT_GEOMETRY,
