@@ -8,6 +8,7 @@
  * To add figures: write an async function returning Figure[] (see
  * bench/scramble.ts and bench/harness.ts) and append it to GROUPS below.
  */
+import { groupFigures } from './groups.js';
 import type { Figure, FigureGroup } from './harness.js';
 import { networkFigures } from './network.js';
 import { scrambleFigures, unwrapBreakdownFigures } from './scramble.js';
@@ -22,6 +23,11 @@ export const GROUPS: FigureGroup[] = [
     name: 'network',
     description: 'real daemon processes on loopback: per-hop overhead, proxy forwarding rate',
     run: networkFigures,
+  },
+  {
+    name: 'groups',
+    description: 'group multicast: tokens per fan-out packet, sender packets per message, P2 fan-out copies/s',
+    run: groupFigures,
   },
   {
     name: 'unwrap-breakdown',

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { MalformedMessage } from '../node/codec.js';
 import { countDrop, type NodeContext } from '../node/context.js';
 import type { NodeDatabase } from '../node/database.js';
+import { type Delivery, sealDelivery } from '../node/deliveryFrame.js';
 import {
   type Directory,
   decodeDescriptor,
@@ -28,6 +29,7 @@ import {
 import { MalformedPacket } from '../scramble/errors.js';
 import { type PacketGeometry, packetGeometry } from '../scramble/geometry.js';
 import type { ReplayCache } from '../scramble/replayCache.js';
+import { systemRng } from '../scramble/rng.js';
 import { type DeliveryHooks, decodeStoredEntry, encodeStoredEntry } from './storedEntry.js';
 
 export interface CentralOptions {
@@ -43,6 +45,8 @@ export interface CentralOptions {
 
 interface Session {
   identityKey: Uint8Array;
+  /** The source's X25519 key (from its identity key): deliveries are sealed to it. */
+  x25519: Uint8Array;
   mailbox: Uint8Array;
   peer: Peer;
   lastSeenMs: number;
@@ -98,6 +102,7 @@ export class CentralNode {
   start(): void {
     this.tick();
     this.timers.push(setInterval(() => this.tick(), 1000));
+    if (this.steady) this.timers.push(setInterval(() => this.steadySlot(), 1000 / this.opts.params.deliveryPerSecond));
     this.timers.push(
       setInterval(() => {
         this.mailboxes.expire(this.ctx.now()).catch((err) => this.ctx.log.error({ err }, 'mailbox expiry failed'));
@@ -239,7 +244,7 @@ export class CentralNode {
     // An online recipient is served now, not after the fsync: the entry stays
     // stored until it acknowledges, so a lost delivery is simply sent again.
     const s = this.sessions.get(key);
-    if (s && this.online(s)) {
+    if (s && this.online(s) && !this.steady) {
       s.inFlight.set(stored.id, this.ctx.now());
       this.sendDelivery(s, stored.id, entry);
     }
@@ -252,13 +257,40 @@ export class CentralNode {
   private sendDelivery(s: Session, id: number, entry: Uint8Array): void {
     const stored = decodeStoredEntry(entry);
     if (!stored) return;
-    this.send(s.peer, {
-      type: 'delivery',
-      entryId: id,
-      kind: stored.kind,
-      surbId: stored.surbId,
-      payload: stored.payload,
-    });
+    this.sendSealed(s, { entryId: id, kind: stored.kind, surbId: stored.surbId, payload: stored.payload });
+  }
+
+  private sendSealed(s: Session, d: Delivery): void {
+    const sealed = sealDelivery(this.ctx.crypto, s.x25519, d, systemRng(this.ctx.crypto));
+    this.ctx.metrics.packetsOut.inc({ kind: d.kind === 'dummy' ? 'delivery_dummy' : 'delivery_real' });
+    this.ctx.transport.send(s.peer, encodeControl({ type: 'delivery', sealed }));
+  }
+
+  /** Steady mode: one delivery per online source per slot, a dummy when nothing is due. */
+  private steadySlot(): void {
+    const now = this.ctx.now();
+    for (const s of this.sessions.values()) {
+      if (!this.online(s)) continue;
+      const due = this.mailboxes.pending(s.mailbox, DELIVERY_BATCH).find((e) => {
+        const sentAt = s.inFlight.get(e.id);
+        return sentAt === undefined || now - sentAt >= this.opts.redeliverMs;
+      });
+      if (due) {
+        s.inFlight.set(due.id, now);
+        this.sendDelivery(s, due.id, due.body);
+      } else {
+        this.sendSealed(s, {
+          entryId: 0,
+          kind: 'dummy',
+          surbId: new Uint8Array(16),
+          payload: this.ctx.crypto.randomBytes(this.geometry.payloadBytes),
+        });
+      }
+    }
+  }
+
+  private get steady(): boolean {
+    return this.opts.params.deliveryPerSecond > 0;
   }
 
   private online(s: Session): boolean {
@@ -267,7 +299,8 @@ export class CentralNode {
 
   /** Sends pending entries to an online source; unacknowledged ones again after redeliverMs. */
   private flush(s: Session): void {
-    if (!this.online(s)) return;
+    // In steady mode deliveries leave only in slots: a burst would mark real traffic.
+    if (!this.online(s) || this.steady) return;
     const now = this.ctx.now();
     for (const e of this.mailboxes.pending(s.mailbox, DELIVERY_BATCH * 4)) {
       const sentAt = s.inFlight.get(e.id);
@@ -391,7 +424,15 @@ export class CentralNode {
     const key = hex(mailbox);
     let s = this.sessions.get(key);
     if (!s) {
-      s = { identityKey, mailbox, peer, lastSeenMs: 0, lastTimeMs: 0, inFlight: new Map() };
+      s = {
+        identityKey,
+        x25519: this.ctx.crypto.ed25519PublicToX25519(identityKey),
+        mailbox,
+        peer,
+        lastSeenMs: 0,
+        lastTimeMs: 0,
+        inFlight: new Map(),
+      };
       this.sessions.set(key, s);
     }
     if (peerKey(s.peer) !== peerKey(peer)) s.inFlight.clear();

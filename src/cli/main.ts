@@ -99,16 +99,21 @@ async function main(): Promise<void> {
     )
     .command(
       'simulate',
-      'run a whole network locally and report delivery, latency and anonymity',
+      'run a whole network locally (real daemons, real UDP) and report delivery, latency and anonymity',
       (y) =>
         y
-          .option('proxies', { type: 'number', default: 5 })
-          .option('sources', { type: 'number', default: 8 })
-          .option('duration', { type: 'number', default: 20, describe: 'seconds of workload' })
-          .option('rate', { type: 'number', default: 2, describe: 'messages per second, whole network' })
-          .option('mu', { type: 'number', default: 50, describe: 'mean per-hop delay, ms' })
-          .option('seed', { type: 'number', default: 1 })
-          .option('json', { type: 'string', describe: 'write the report as JSON to this file' }),
+          .option('proxies', { type: 'number', describe: 'proxies (default 5)' })
+          .option('sources', { type: 'number', describe: 'sources (default 10)' })
+          .option('groups', { type: 'number', describe: 'groups (default 3)' })
+          .option('group-size', { type: 'number', describe: 'members per group (default 4)' })
+          .option('duration', { type: 'number', describe: 'seconds of workload per run (default 8)' })
+          .option('rate', { type: 'number', describe: 'group messages per second, whole network (default 4)' })
+          .option('mu', { type: 'number', describe: 'mean per-hop delay in ms (default 50)' })
+          .option('cover', { type: 'string', describe: 'cover traffic on|off (default on)' })
+          .option('lambda', { type: 'number', describe: 'source sending rate with cover, packets/s (default 10)' })
+          .option('seed', { type: 'number', describe: 'workload seed (default 1)' })
+          .option('json', { type: 'string', describe: 'write the report as JSON to this file' })
+          .option('report', { type: 'string', describe: 'write a self-contained HTML report to this file' }),
       (argv) => simulateCommand(argv),
     )
     .strict()

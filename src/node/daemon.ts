@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { CentralNode } from '../central/centralNode.js';
-import { GroupError, openDeliveredCopyWithKeys } from '../group/index.js';
+import { GroupError, type InviteKdf, openDeliveredCopyWithKeys } from '../group/index.js';
 import { GroupFanout } from '../proxy/groupFanout.js';
 import { ProxyNode } from '../proxy/proxyNode.js';
 import { getCrypto } from '../scramble/crypto/index.js';
@@ -71,7 +71,17 @@ function hostPortString(h: { host: string; port: number }): string {
 }
 
 /** Starts one node of the configured role with real sockets and a real database. */
-export async function startDaemon(config: Config, timing: DaemonTiming = DEFAULT_TIMING): Promise<Daemon> {
+/** In-process knobs that are not part of the config file (simulation, tests). */
+export interface DaemonExtras {
+  /** Argon2id cost for invites this source creates (default: 64 MiB, 3 passes). */
+  inviteKdf?: InviteKdf;
+}
+
+export async function startDaemon(
+  config: Config,
+  timing: DaemonTiming = DEFAULT_TIMING,
+  extras: DaemonExtras = {},
+): Promise<Daemon> {
   const crypto = getCrypto(config.crypto);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const identity = loadOrCreateIdentity(crypto, config.dataDir);
@@ -166,6 +176,7 @@ export async function startDaemon(config: Config, timing: DaemonTiming = DEFAULT
         centralKey: ref.key,
         keepaliveMs: timing.keepaliveMs,
         mixHops: 3,
+        inviteKdf: extras.inviteKdf,
       });
       handler = (b, f) => source.onDatagram(b, f);
       fetcher.start();

@@ -19,7 +19,8 @@ export type ControlMessage =
   | { type: 'register'; identityKey: Uint8Array; nonce: Uint8Array; signature: Uint8Array }
   | { type: 'registered'; mailbox: Uint8Array }
   | { type: 'keepalive'; identityKey: Uint8Array; timeMs: number; signature: Uint8Array }
-  | { type: 'delivery'; entryId: number; kind: DeliveryKind; surbId: Uint8Array; payload: Uint8Array }
+  /** Sealed to the recipient source: see deliveryFrame.ts. Real, SURB-reply and dummy deliveries look alike. */
+  | { type: 'delivery'; sealed: Uint8Array }
   | { type: 'ack'; identityKey: Uint8Array; timeMs: number; ids: number[]; signature: Uint8Array }
   | { type: 'error'; code: string; text: string };
 
@@ -40,7 +41,6 @@ const TYPE_CODES: Record<ControlMessage['type'], number> = {
   error: 12,
 };
 const CODE_TYPES = new Map(Object.entries(TYPE_CODES).map(([k, v]) => [v, k as ControlMessage['type']]));
-const DELIVERY_KINDS: DeliveryKind[] = ['message', 'surbReply', 'dummy'];
 export const MAX_ACK_IDS = 256;
 
 export function encodeControl(msg: ControlMessage): Uint8Array {
@@ -73,7 +73,7 @@ export function encodeControl(msg: ControlMessage): Uint8Array {
       w.fixed(msg.identityKey).u64(msg.timeMs).fixed(msg.signature);
       break;
     case 'delivery':
-      w.u64(msg.entryId).u8(DELIVERY_KINDS.indexOf(msg.kind)).fixed(msg.surbId).bytes(msg.payload);
+      w.bytes(msg.sealed);
       break;
     case 'ack':
       w.fixed(msg.identityKey).u64(msg.timeMs).u16(msg.ids.length);
@@ -130,13 +130,9 @@ export function decodeControl(frame: Uint8Array): ControlMessage {
     case 'keepalive':
       msg = { type, identityKey: r.fixed(32), timeMs: r.u64(), signature: r.fixed(64) };
       break;
-    case 'delivery': {
-      const entryId = r.u64();
-      const kind = DELIVERY_KINDS[r.u8()];
-      if (!kind) throw new MalformedMessage('bad_field', 'unknown delivery kind');
-      msg = { type, entryId, kind, surbId: r.fixed(16), payload: r.bytes() };
+    case 'delivery':
+      msg = { type, sealed: r.bytes() };
       break;
-    }
     case 'ack': {
       const identityKey = r.fixed(32);
       const timeMs = r.u64();

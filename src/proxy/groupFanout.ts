@@ -2,11 +2,11 @@ import { decodeFanout, fanoutCopies, GroupError } from '../group/index.js';
 import { countDrop, type NodeContext } from '../node/context.js';
 import { type IndexedDirectory, mixKeyFor } from '../node/directory.js';
 import { nodeIdOf } from '../node/ids.js';
+import { currentEpoch, exponentialDelayMs, pickProxies } from '../node/routes.js';
 import { type Peer, parsePeer } from '../node/transport.js';
 import type { PacketGeometry } from '../scramble/geometry.js';
 import { createPacket } from '../scramble/packet.js';
 import { systemRng } from '../scramble/rng.js';
-import { currentEpoch, exponentialDelayMs, pickProxies } from '../source/routes.js';
 import type { FanoutHandler } from './fanoutHandler.js';
 
 export interface GroupFanoutDeps {

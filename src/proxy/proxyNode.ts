@@ -3,14 +3,18 @@ import { DelayQueue } from '../node/boundedQueue.js';
 import { countDrop, type NodeContext } from '../node/context.js';
 import { encodeDescriptor, signDocument } from '../node/directory.js';
 import type { DirectoryFetcher } from '../node/directoryFetcher.js';
-import { hex } from '../node/ids.js';
+import { hex, nodeIdOf } from '../node/ids.js';
 import { keyExpiryMs, MixKeyRing } from '../node/mixKeys.js';
+import { buildRoute, currentEpoch, NoRoute, pickProxies } from '../node/routes.js';
 import { unwrapWithKeyRing } from '../node/sphinxInbox.js';
 import { type Peer, parsePeer } from '../node/transport.js';
 import { decodeControl, encodeControl, FRAME_CONTROL, FRAME_SPHINX } from '../node/wire.js';
 import { MalformedPacket } from '../scramble/errors.js';
 import { type PacketGeometry, packetGeometry } from '../scramble/geometry.js';
+import { createPacket } from '../scramble/packet.js';
 import type { ReplayCache } from '../scramble/replayCache.js';
+import { systemRng } from '../scramble/rng.js';
+import { poissonGapMs } from '../source/coverTraffic.js';
 import type { FanoutHandler } from './fanoutHandler.js';
 
 export interface ProxyOptions {
@@ -63,10 +67,46 @@ export class ProxyNode {
     this.timers.push(setInterval(() => this.tick(), 1000));
     this.uploadDescriptor();
     this.timers.push(setInterval(() => this.uploadDescriptor(), this.opts.descriptorIntervalMs));
+    this.scheduleMixLoop();
+  }
+
+  /**
+   * Mix loops (Loopix): this proxy sends itself packets through two other
+   * mixes as a Poisson process, so its output never falls silent and an
+   * (n−1)-style attack that blocks its inputs shows up as missing loops.
+   */
+  private scheduleMixLoop(): void {
+    const rate = this.directory.current()?.params.mixLoopPerSecond ?? 0;
+    const gap = rate > 0 ? poissonGapMs(this.ctx.crypto, rate) : 5000;
+    const t = setTimeout(() => {
+      this.timers = this.timers.filter((x) => x !== t);
+      if (rate > 0) this.sendMixLoop();
+      if (this.ring) this.scheduleMixLoop();
+    }, gap);
+    this.timers.push(t);
+  }
+
+  private sendMixLoop(): void {
+    const dir = this.directory.current();
+    if (!dir || !this.geometry) return;
+    const self = dir.byId.get(hex(nodeIdOf(this.ctx.crypto, this.ctx.identity.publicKey)));
+    if (!self) return;
+    try {
+      const epoch = currentEpoch(dir, this.ctx.now());
+      const mixes = pickProxies(this.ctx.crypto, dir, 2, epoch);
+      const { route, firstHop } = buildRoute(this.ctx.crypto, dir, mixes, self, { kind: 'drop' }, epoch);
+      const to = parsePeer(firstHop.address);
+      if (!to) return;
+      const packet = createPacket(this.ctx.crypto, this.geometry, route, new Uint8Array(0), systemRng(this.ctx.crypto));
+      this.ctx.metrics.packetsOut.inc({ kind: 'sphinx' });
+      this.ctx.transport.send(to, packet);
+    } catch (err) {
+      if (!(err instanceof NoRoute)) throw err;
+    }
   }
 
   stop(): void {
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers) clearTimeout(t);
     this.timers = [];
     if (this.timer) clearTimeout(this.timer);
   }

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Config, DEFAULT_NETWORK, DEFAULT_QUEUE_CAPACITY, type NetworkParams } from '../node/config.js';
-import { type Daemon, type DaemonTiming, startDaemon } from '../node/daemon.js';
+import { type Daemon, type DaemonExtras, type DaemonTiming, startDaemon } from '../node/daemon.js';
 
 export interface LocalNetworkOptions {
   proxies: number;
@@ -10,6 +10,7 @@ export interface LocalNetworkOptions {
   network?: Partial<NetworkParams>;
   timing?: Partial<DaemonTiming>;
   logLevel?: Config['logLevel'];
+  extras?: DaemonExtras;
 }
 
 export interface LocalNetwork {
@@ -71,7 +72,7 @@ export async function startLocalNetwork(opts: LocalNetworkOptions): Promise<Loca
   for (let i = 0; i < opts.sources; i++) {
     const c = baseConfig('source', join(root, `source${i}`), network, logLevel);
     c.central = ref;
-    sources.push(await startDaemon(c, timing));
+    sources.push(await startDaemon(c, timing, opts.extras));
   }
   // Ready when every proxy is in the directory and every source is registered.
   const deadline = Date.now() + 20_000;

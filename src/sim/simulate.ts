@@ -1,94 +1,282 @@
 import { writeFileSync } from 'node:fs';
+import { hex } from '../node/ids.js';
+import { setTransportTap } from '../node/transport.js';
+import type { SourceNode } from '../source/sourceNode.js';
+import { analyseAnonymity, type LinkEvent, mulberry32, type Role, type TrueMessage } from './adversary.js';
 import { startLocalNetwork } from './network.js';
-import { percentile } from './stats.js';
+import {
+  buildReport,
+  countPacketsByRole,
+  type RunParts,
+  renderHtmlReport,
+  type SimReport,
+  summaryTable,
+  writeJsonReport,
+} from './report.js';
+import { formGroups, planGroups } from './workload.js';
 
-interface SimArgs {
-  proxies?: number;
-  sources?: number;
-  duration?: number;
-  rate?: number;
-  mu?: number;
-  seed?: number;
+export interface SimOptions {
+  proxies: number;
+  sources: number;
+  groups: number;
+  groupSize: number;
+  /** Seconds of workload per run (defended, then ablation). */
+  duration: number;
+  /** Group messages per second, whole network (Poisson). */
+  rate: number;
+  /** Mean per-hop delay, ms. */
+  mu: number;
+  cover: boolean;
+  /** Source sending rate λ (packets/s) when cover is on. */
+  lambda: number;
+  seed: number;
   json?: string;
+  report?: string;
+  quiet?: boolean;
 }
 
-/**
- * `mixd simulate`: a local network in this process, a workload of datagrams
- * between random sources, and a report of what arrived and how late.
- */
-export async function runSimulation(raw: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const a = raw as SimArgs;
-  const proxies = a.proxies ?? 5;
-  const sourcesN = a.sources ?? 8;
-  const durationS = a.duration ?? 20;
-  const rate = a.rate ?? 2;
-  const mu = a.mu ?? 50;
+export const DEFAULT_SIM: SimOptions = {
+  proxies: 5,
+  sources: 10,
+  groups: 3,
+  groupSize: 4,
+  duration: 8,
+  rate: 4,
+  mu: 50,
+  cover: true,
+  lambda: 10,
+  seed: 1,
+};
+
+/** Delays a group message crosses between S and CS: P1's relay delay, P2's hold, P3's relay delay. */
+const DELAY_STAGES = 3;
+const INVITE_KDF = { opsLimit: 1, memLimitBytes: 8 * 1024 * 1024 };
+
+interface RunResult {
+  parts: RunParts;
+  latencies: number[];
+  entropies: number[];
+}
+
+function progress(quiet: boolean | undefined): (s: string, done?: boolean) => void {
   const tty = process.stderr.isTTY;
-  const say = (s: string) => process.stderr.write(`${s}\n`);
-
-  say(
-    `mixd simulate: 1 central, ${proxies} proxies, ${sourcesN} sources, ${durationS} s at ${rate} msg/s, mean delay ${mu} ms per hop`,
-  );
-  const net = await startLocalNetwork({
-    proxies,
-    sources: sourcesN,
-    network: { meanDelayMs: mu, maxDelayMs: mu * 20 },
-  });
-  const sent = new Map<string, number>();
-  const latencies: number[] = [];
-  let duplicates = 0;
-  const got = new Set<string>();
-  net.sources.forEach((d) => {
-    d.source?.subscribe((m) => {
-      const id = Buffer.from(m.data).toString('utf8');
-      const t0 = sent.get(id);
-      if (t0 === undefined) return;
-      if (got.has(id)) {
-        duplicates++;
-        return;
-      }
-      got.add(id);
-      latencies.push(performance.now() - t0);
-    });
-  });
-  const addresses = net.sources.map((d) => d.source?.address as string);
-  let n = 0;
-  const start = performance.now();
-  const interval = 1000 / rate;
-  while (performance.now() - start < durationS * 1000) {
-    const from = Math.floor(Math.random() * sourcesN);
-    let to = Math.floor(Math.random() * (sourcesN - 1));
-    if (to >= from) to++;
-    const id = `msg-${n++}`;
-    sent.set(id, performance.now());
-    net.sources[from]?.source?.sendUnicast(addresses[to] as string, Buffer.from(id));
-    const elapsed = Math.round((performance.now() - start) / 1000);
-    if (tty) process.stderr.write(`\r  ${elapsed}/${durationS} s  sent ${sent.size}  delivered ${got.size}   `);
-    await new Promise((r) => setTimeout(r, interval));
-  }
-  // Drain: the slowest message needs 3 hops at up to 20·mu each.
-  const drainUntil = performance.now() + Math.max(3000, mu * 20 * 3);
-  while (got.size < sent.size && performance.now() < drainUntil) await new Promise((r) => setTimeout(r, 100));
-  if (tty) process.stderr.write('\n');
-  await net.stop();
-
-  const report = {
-    delivered_ratio: sent.size ? got.size / sent.size : 0,
-    deliveries: got.size,
-    expected_deliveries: sent.size,
-    duplicates,
-    latency_ms: {
-      p50: percentile(latencies, 0.5),
-      p95: percentile(latencies, 0.95),
-      p99: percentile(latencies, 0.99),
-    },
+  return (s, done) => {
+    if (quiet) return;
+    if (tty) process.stderr.write(`\r\x1b[2K${s}${done ? '\n' : ''}`);
+    else if (done) process.stderr.write(`${s}\n`);
   };
-  say('');
-  say(`  delivered      ${got.size}/${sent.size} (${(report.delivered_ratio * 100).toFixed(2)} %)`);
-  say(`  duplicates     ${duplicates}`);
-  say(
-    `  latency p50    ${report.latency_ms.p50.toFixed(1)} ms   p95 ${report.latency_ms.p95.toFixed(1)} ms   p99 ${report.latency_ms.p99.toFixed(1)} ms`,
+}
+
+/** One run of the workload on a fresh local network, observed by the global passive adversary. */
+async function runOnce(o: SimOptions, label: string, defended: boolean): Promise<RunResult> {
+  const say = progress(o.quiet);
+  const mu = defended ? o.mu : 0;
+  const cover = defended && o.cover;
+  say(`${label}: starting 1 central, ${o.proxies} proxies, ${o.sources} sources`);
+  const net = await startLocalNetwork({
+    proxies: o.proxies,
+    sources: o.sources,
+    network: {
+      meanDelayMs: mu,
+      maxDelayMs: Math.max(100, mu * 20),
+      lambdaPerSecond: cover ? o.lambda : 0,
+      loopPerSecond: cover ? o.lambda / 5 : 0,
+      mixLoopPerSecond: cover ? 2 : 0,
+      deliveryPerSecond: cover ? o.lambda : 0,
+    },
+    extras: { inviteKdf: INVITE_KDF },
+  });
+  const events: LinkEvent[] = [];
+  try {
+    const sources = net.sources.map((d) => d.source as SourceNode);
+    const endpoint = (d: (typeof net.sources)[0]) => `127.0.0.1:${d.ctx.transport.local.port}`;
+    const roles = new Map<string, Role>();
+    roles.set(endpoint(net.central), 'central');
+    for (const p of net.proxies) roles.set(endpoint(p), 'proxy');
+    for (const s of net.sources) roles.set(endpoint(s), 'source');
+    const sourceEndpoints = net.sources.map(endpoint);
+
+    say(`${label}: forming ${o.groups} groups of ${o.groupSize} (invites, passphrases, announcements)`);
+    const groups = planGroups(o.seed, o.sources, o.groups, o.groupSize);
+    await formGroups(sources, groups);
+
+    // The adversary starts watching when the workload starts.
+    setTransportTap((e) => events.push(e));
+    const messages = new Map<string, TrueMessage>();
+    const seenAt = new Map<string, Set<string>>();
+    let duplicates = 0;
+    let nonMember = 0;
+    const latencies: number[] = [];
+    sources.forEach((s, i) => {
+      s.subscribe((d) => {
+        if (d.kind !== 'group') return;
+        const id = Buffer.from(d.data).toString('utf8');
+        const m = messages.get(id);
+        if (!m) return;
+        const me = sourceEndpoints[i] as string;
+        if (!m.recipients.includes(me)) {
+          nonMember++;
+          return;
+        }
+        const seen = seenAt.get(id) ?? new Set<string>();
+        if (seen.has(me)) {
+          duplicates++;
+          return;
+        }
+        seen.add(me);
+        seenAt.set(id, seen);
+        const at = performance.now();
+        m.deliveries.push({ recipient: me, atMs: at });
+        latencies.push(at - m.sentAtMs);
+      });
+    });
+
+    const rnd = mulberry32(o.seed * 7919 + (defended ? 1 : 2));
+    const start = performance.now();
+    let n = 0;
+    let next = start;
+    while (performance.now() - start < o.duration * 1000) {
+      const now = performance.now();
+      if (now >= next) {
+        const g = groups[Math.floor(rnd() * groups.length)] as (typeof groups)[0];
+        const senderIdx = g.members[Math.floor(rnd() * g.members.length)] as number;
+        const id = `sim:${label}:${n++}:${hex(new Uint8Array([Math.floor(rnd() * 256)]))}`;
+        const sender = sourceEndpoints[senderIdx] as string;
+        messages.set(id, {
+          id,
+          sender,
+          sentAtMs: now,
+          group: g.name,
+          recipients: g.members.filter((m) => m !== senderIdx).map((m) => sourceEndpoints[m] as string),
+          deliveries: [],
+        });
+        (sources[senderIdx] as SourceNode).groups.send(g.name, Buffer.from(id));
+        next += (-Math.log(1 - rnd()) / o.rate) * 1000;
+      }
+      const delivered = [...messages.values()].reduce((k, m) => k + m.deliveries.length, 0);
+      say(
+        `${label}: ${((now - start) / 1000).toFixed(1)}/${o.duration} s  sent ${messages.size}  delivered ${delivered}`,
+      );
+      await new Promise((r) => setTimeout(r, Math.max(1, Math.min(50, next - performance.now()))));
+    }
+    const expected = [...messages.values()].reduce((k, m) => k + m.recipients.length, 0);
+    const drainUntil = performance.now() + Math.max(4000, mu * 20 * 6);
+    const count = () => [...messages.values()].reduce((k, m) => k + m.deliveries.length, 0);
+    while (count() < expected && performance.now() < drainUntil) await new Promise((r) => setTimeout(r, 50));
+    const durationS = (performance.now() - start) / 1000;
+    setTransportTap(null);
+    say(`${label}: ${count()}/${expected} delivered; analysing ${events.length} link events`, true);
+
+    const anonymity = analyseAnonymity({
+      events,
+      roles,
+      messages: [...messages.values()],
+      meanDelayMs: mu,
+      delayStages: DELAY_STAGES,
+    });
+    return {
+      parts: {
+        deliveries: count(),
+        expectedDeliveries: expected,
+        duplicates,
+        nonMemberDeliveries: nonMember,
+        latenciesMs: latencies,
+        packets: countPacketsByRole(events, roles),
+        durationS,
+        anonymity,
+      },
+      latencies,
+      entropies: anonymity.entropies,
+    };
+  } finally {
+    setTransportTap(null);
+    await net.stop();
+  }
+}
+
+/** `mixd simulate`: the defended run, the ablation (no delays, no cover), and the report. */
+export async function simulate(options: Partial<SimOptions> = {}): Promise<SimReport> {
+  const o = { ...DEFAULT_SIM, ...options };
+  const defended = await runOnce(o, 'defended', true);
+  const ablation = await runOnce(o, 'ablation', false);
+  const params = {
+    proxies: o.proxies,
+    sources: o.sources,
+    groups: o.groups,
+    group_size: o.groupSize,
+    duration_s: o.duration,
+    rate_msgs_per_s: o.rate,
+    mu_ms: o.mu,
+    cover: o.cover,
+    lambda_per_s: o.lambda,
+    seed: o.seed,
+  };
+  const report = buildReport({ defended: defended.parts, ablation: ablation.parts, params });
+  if (o.json) writeJsonReport(o.json, report);
+  if (o.report) {
+    writeFileSync(
+      o.report,
+      renderHtmlReport(report, {
+        latencies: defended.latencies,
+        entropies: defended.entropies,
+        ablationLatencies: ablation.latencies,
+        ablationEntropies: ablation.entropies,
+        params,
+      }),
+    );
+  }
+  return report;
+}
+
+function num(v: unknown, name: string, min: number, max: number, integer = true): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+    const e = new Error(
+      `--${name} must be ${integer ? 'an integer' : 'a number'} between ${min} and ${max} (got ${String(v)})`,
+    );
+    e.name = 'UsageError';
+    throw e;
+  }
+  return n;
+}
+
+/** CLI entry: validates flags, runs, prints the summary. */
+export async function runSimulation(raw: Record<string, unknown>): Promise<SimReport> {
+  const cover = raw.cover === undefined ? undefined : String(raw.cover);
+  if (cover !== undefined && cover !== 'on' && cover !== 'off') {
+    const e = new Error(`--cover must be "on" or "off" (got ${cover})`);
+    e.name = 'UsageError';
+    throw e;
+  }
+  const opts: Partial<SimOptions> = {};
+  const set = <K extends keyof SimOptions>(k: K, v: SimOptions[K] | undefined) => {
+    if (v !== undefined) opts[k] = v;
+  };
+  set('proxies', num(raw.proxies, 'proxies', 2, 50));
+  set('sources', num(raw.sources, 'sources', 2, 200));
+  set('groups', num(raw.groups, 'groups', 1, 50));
+  set('groupSize', num(raw['group-size'], 'group-size', 2, 100));
+  set('duration', num(raw.duration, 'duration', 1, 3600, false));
+  set('rate', num(raw.rate, 'rate', 0.1, 1000, false));
+  set('mu', num(raw.mu, 'mu', 0, 10_000, false));
+  set('lambda', num(raw.lambda, 'lambda', 0.1, 1000, false));
+  set('seed', num(raw.seed, 'seed', 0, 2 ** 31));
+  if (cover) opts.cover = cover === 'on';
+  if (typeof raw.json === 'string') opts.json = raw.json;
+  if (typeof raw.report === 'string') opts.report = raw.report;
+  const o = { ...DEFAULT_SIM, ...opts };
+  if (o.groupSize > o.sources) {
+    const e = new Error(`--group-size (${o.groupSize}) cannot exceed --sources (${o.sources})`);
+    e.name = 'UsageError';
+    throw e;
+  }
+  process.stderr.write(
+    `mixd simulate: ${o.proxies} proxies, ${o.sources} sources, ${o.groups} groups of ${o.groupSize}, ${o.duration} s at ${o.rate} msg/s, mu ${o.mu} ms, cover ${o.cover ? `on (lambda ${o.lambda}/s)` : 'off'}, seed ${o.seed}\n`,
   );
-  if (a.json) writeFileSync(a.json, `${JSON.stringify(report, null, 2)}\n`);
+  const report = await simulate(o);
+  process.stdout.write(`\n${summaryTable(report)}\n`);
+  if (o.json) process.stdout.write(`JSON report: ${o.json}\n`);
+  if (o.report) process.stdout.write(`HTML report: ${o.report}\n`);
   return report;
 }

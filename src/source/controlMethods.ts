@@ -1,8 +1,8 @@
 import { GroupError } from '../group/errors.js';
 import type { ControlConnection } from '../node/controlSocket.js';
 import { ControlError } from '../node/controlSocket.js';
+import { NoRoute } from '../node/routes.js';
 import { parsePeer } from '../node/transport.js';
-import { NoRoute } from './routes.js';
 import type { SourceNode } from './sourceNode.js';
 import { UdpBridge } from './udpBridge.js';
 

@@ -2,6 +2,7 @@ import { MalformedMessage } from '../node/codec.js';
 import { countDrop, type NodeContext } from '../node/context.js';
 import type { IndexedDirectory } from '../node/directory.js';
 import { hex, mailboxIdOf, nodeIdOf } from '../node/ids.js';
+import { buildRoute, currentEpoch, NoRoute, pickProxies } from '../node/routes.js';
 import type { Peer } from '../node/transport.js';
 import { parsePeer } from '../node/transport.js';
 import { MalformedPacket } from '../scramble/errors.js';
@@ -29,7 +30,6 @@ import {
   MSG_ID_BYTES,
 } from './envelope.js';
 import { frameSealed } from './frames.js';
-import { buildRoute, currentEpoch, NoRoute, pickProxies } from './routes.js';
 
 export interface DirectChannelDeps {
   ctx: NodeContext;

@@ -13,6 +13,7 @@ import { MalformedMessage, Reader, Writer } from '../node/codec.js';
 export const ENVELOPE_VERSION = 1;
 const TYPE_FRAGMENT = 1;
 const TYPE_ACK = 2;
+const TYPE_LOOP = 3;
 export const MSG_ID_BYTES = 16;
 export const MAX_FRAGMENTS = 64;
 export const FRAGMENT_HEADER_BYTES = 1 + 1 + MSG_ID_BYTES + 1 + 1 + 2 + 2;
@@ -64,4 +65,13 @@ export function decodeAck(bytes: Uint8Array): Ack {
   const msgId = r.fixed(MSG_ID_BYTES);
   const index = r.u8();
   return { msgId, index };
+}
+
+/** A loop cover packet's sealed content: it comes back to its sender and is discarded. */
+export function loopMarker(id: Uint8Array): Uint8Array {
+  return new Writer().u8(ENVELOPE_VERSION).u8(TYPE_LOOP).fixed(id).finish();
+}
+
+export function isLoop(plain: Uint8Array): boolean {
+  return plain.length === 2 + MSG_ID_BYTES && plain[0] === ENVELOPE_VERSION && plain[1] === TYPE_LOOP;
 }

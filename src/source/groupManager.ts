@@ -35,12 +35,12 @@ import { ControlError } from '../node/controlSocket.js';
 import type { IndexedDirectory } from '../node/directory.js';
 import { mixKeyFor } from '../node/directory.js';
 import { hex, mailboxIdOf, nodeIdOf } from '../node/ids.js';
+import { currentEpoch, exponentialDelayMs, NoRoute, pickProxies } from '../node/routes.js';
 import { type Peer, parsePeer } from '../node/transport.js';
 import type { PacketGeometry } from '../scramble/geometry.js';
 import { createPacket } from '../scramble/packet.js';
 import { systemRng } from '../scramble/rng.js';
 import type { DirectChannel } from './directChannel.js';
-import { currentEpoch, exponentialDelayMs, NoRoute, pickProxies } from './routes.js';
 
 export interface GroupManagerDeps {
   ctx: NodeContext;

@@ -3,10 +3,12 @@ import { DIRECT_KIND, DIRECT_VERSION, openDirect, sealDirect } from '../group/di
 import type { InviteKdf } from '../group/invite.js';
 import { MalformedMessage } from '../node/codec.js';
 import { countDrop, type NodeContext } from '../node/context.js';
+import { type Delivery, openDelivery } from '../node/deliveryFrame.js';
 import type { IndexedDirectory } from '../node/directory.js';
 import type { DirectoryFetcher } from '../node/directoryFetcher.js';
 import { centralIdOf, hex, mailboxIdOf } from '../node/ids.js';
-import type { Peer } from '../node/transport.js';
+import { buildRoute, currentEpoch, NoRoute, pickProxies } from '../node/routes.js';
+import { type Peer, parsePeer } from '../node/transport.js';
 import {
   type ControlMessage,
   type DeliveryKind,
@@ -18,12 +20,14 @@ import {
 } from '../node/wire.js';
 import { MalformedPacket } from '../scramble/errors.js';
 import { type PacketGeometry, packetGeometry } from '../scramble/geometry.js';
+import { createPacket } from '../scramble/packet.js';
 import { systemRng } from '../scramble/rng.js';
-import { openSeal } from '../scramble/sealedBox.js';
+import { openSeal, seal } from '../scramble/sealedBox.js';
+import { CoverTraffic } from './coverTraffic.js';
 import { DirectChannel } from './directChannel.js';
-import { unframeSealed } from './frames.js';
+import { isLoop, loopMarker } from './envelope.js';
+import { frameSealed, unframeSealed } from './frames.js';
 import { GroupManager } from './groupManager.js';
-import { NoRoute } from './routes.js';
 
 export interface SourceOptions {
   central: Peer;
@@ -47,6 +51,7 @@ export interface ReceivedDatagram {
 export type PacketSink = (packet: Uint8Array, firstHop: Peer) => void;
 
 const SEEN_IDS = 4096;
+const STEADY_ACK_IDS = 32;
 
 /**
  * The user's node. Sends packets along random routes with sender-chosen
@@ -71,7 +76,8 @@ export class SourceNode {
   channel: DirectChannel | null = null;
   readonly groups: GroupManager;
   private eventListeners: Array<(name: string, data: unknown) => void> = [];
-  readonly counters = { sent: 0, received: 0, duplicates: 0 };
+  readonly counters = { sent: 0, received: 0, duplicates: 0, dummies: 0, loopsReturned: 0 };
+  cover: CoverTraffic | null = null;
 
   constructor(
     private readonly ctx: NodeContext,
@@ -150,6 +156,22 @@ export class SourceNode {
       onMessage: (blob) => this.onDirectMessage(blob),
       onOutcome: (msgId, outcome) => this.event('delivery', { msgId, outcome }),
     });
+    this.cover = new CoverTraffic(this.ctx.crypto, {
+      lambdaPerSecond: dir.params.lambdaPerSecond,
+      loopPerSecond: dir.params.loopPerSecond,
+      queueCapacity: 10_000,
+      makeDrop: () => this.coverPacket('drop'),
+      makeLoop: () => this.coverPacket('loop'),
+      send: (packet, to) => {
+        this.ctx.metrics.packetsOut.inc({ kind: 'sphinx' });
+        this.ctx.transport.send(to, packet);
+      },
+      onQueueFull: () => countDrop(this.ctx, 'send_queue_full'),
+    });
+    this.sink = (packet, to) => {
+      this.cover?.enqueue(packet, to);
+    };
+    this.cover.start();
     this.hello();
     this.timers.push(setInterval(() => this.keepalive(), this.opts.keepaliveMs));
     this.timers.push(
@@ -170,7 +192,36 @@ export class SourceNode {
     if (!this.groups.onDirect(blob)) countDrop(this.ctx, 'undecryptable_direct');
   }
 
+  /**
+   * Cover: a drop packet S → P1..Pk → CS that CS discards, or a loop packet
+   * S → P1..Pk → CS → S that comes back to our own mailbox. Both are built
+   * exactly like real packets (same route length, same delays).
+   */
+  private coverPacket(kind: 'drop' | 'loop'): { packet: Uint8Array; to: Peer } | null {
+    const dir = this.directory.current();
+    if (!dir || !this.geometry || dir.proxies.length === 0) return null;
+    const rng = systemRng(this.ctx.crypto);
+    try {
+      const epoch = currentEpoch(dir, this.ctx.now());
+      const mixes = pickProxies(this.ctx.crypto, dir, this.opts.mixHops, epoch);
+      const final =
+        kind === 'drop' ? ({ kind: 'drop' } as const) : ({ kind: 'deliver', mailbox: this.mailbox } as const);
+      const body =
+        kind === 'drop'
+          ? new Uint8Array(0)
+          : frameSealed(seal(this.ctx.crypto, this.x25519Public, loopMarker(this.ctx.crypto.randomBytes(16)), rng));
+      const { route, firstHop } = buildRoute(this.ctx.crypto, dir, mixes, dir.central, final, epoch);
+      const to = parsePeer(firstHop.address);
+      if (!to) return null;
+      return { packet: createPacket(this.ctx.crypto, this.geometry, route, body, rng), to };
+    } catch (err) {
+      if (err instanceof NoRoute) return null;
+      throw err;
+    }
+  }
+
   stop(): void {
+    this.cover?.stop();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     if (this.ackTimer) clearTimeout(this.ackTimer);
@@ -206,6 +257,7 @@ export class SourceNode {
       maxUnicastBytes: this.geometry ? this.maxUnicastBytes() : null,
       groups: this.groups.names(),
       direct: this.channel?.stats ?? null,
+      cover: this.cover ? { ...this.cover.stats, queued: this.cover.queued() } : null,
       ...this.counters,
     };
   }
@@ -219,6 +271,7 @@ export class SourceNode {
       this.hello();
       return;
     }
+    if (this.steadyAcks) this.flushAcks();
     const timeMs = Math.max(this.ctx.now(), this.lastKeepaliveTime + 1);
     this.lastKeepaliveTime = timeMs;
     const signature = this.ctx.crypto.ed25519Sign(
@@ -271,15 +324,27 @@ export class SourceNode {
           this.hello();
         }
         return;
-      case 'delivery':
-        this.onDelivery(msg.entryId, msg.kind, msg.surbId, msg.payload);
+      case 'delivery': {
+        let d: Delivery;
+        try {
+          d = openDelivery(this.ctx.crypto, this.x25519Public, this.x25519Secret, msg.sealed);
+        } catch (err) {
+          if (err instanceof MalformedMessage) return countDrop(this.ctx, 'bad_delivery', err.message);
+          throw err;
+        }
+        this.onDelivery(d.entryId, d.kind, d.surbId, d.payload);
         return;
+      }
       default:
         countDrop(this.ctx, 'unexpected_control', msg.type);
     }
   }
 
   private onDelivery(entryId: number, kind: DeliveryKind, surbId: Uint8Array, payload: Uint8Array): void {
+    if (kind === 'dummy') {
+      this.counters.dummies++;
+      return;
+    }
     this.queueAck(entryId);
     // CS re-sends until acknowledged: the same entry can arrive twice.
     if (this.seen.has(entryId)) {
@@ -289,7 +354,6 @@ export class SourceNode {
     this.seen.add(entryId);
     this.seenOrder.push(entryId);
     if (this.seenOrder.length > SEEN_IDS) this.seen.delete(this.seenOrder.shift() as number);
-    if (kind === 'dummy') return;
     if (kind === 'surbReply') {
       if (!this.channel?.onSurbReply(surbId, payload)) countDrop(this.ctx, 'unknown_surb');
       return;
@@ -298,7 +362,8 @@ export class SourceNode {
       const sealed = unframeSealed(payload);
       const envelope = openSeal(this.ctx.crypto, this.x25519Public, this.x25519Secret, sealed);
       if (envelope) {
-        this.channel?.onEnvelope(envelope);
+        if (isLoop(envelope)) this.counters.loopsReturned++;
+        else this.channel?.onEnvelope(envelope);
         return;
       }
     } catch (err) {
@@ -308,16 +373,25 @@ export class SourceNode {
     countDrop(this.ctx, 'undecryptable_delivery');
   }
 
+  /** Steady mode (CS delivers at a constant rate): acks leave only on the keepalive clock, padded to one size. */
+  private get steadyAcks(): boolean {
+    return (this.directory.current()?.params.deliveryPerSecond ?? 0) > 0;
+  }
+
   private queueAck(id: number): void {
     this.ackIds.push(id);
+    if (this.steadyAcks) return;
     if (this.ackIds.length >= MAX_ACK_IDS) this.flushAcks();
     else if (!this.ackTimer) this.ackTimer = setTimeout(() => this.flushAcks(), 20);
   }
 
   private flushAcks(): void {
     this.ackTimer = null;
-    if (this.ackIds.length === 0) return;
-    const ids = this.ackIds.splice(0, MAX_ACK_IDS);
+    const steady = this.steadyAcks;
+    if (this.ackIds.length === 0 && !steady) return;
+    const ids = this.ackIds.splice(0, steady ? STEADY_ACK_IDS : MAX_ACK_IDS);
+    // Id 0 is never an entry: padding that CS ignores.
+    if (steady) while (ids.length < STEADY_ACK_IDS) ids.push(0);
     const timeMs = this.ctx.now();
     const signature = this.ctx.crypto.ed25519Sign(
       this.ctx.identity.seed,

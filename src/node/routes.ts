@@ -1,9 +1,9 @@
-import { type IndexedDirectory, mixKeyFor, type NodeDescriptor } from '../node/directory.js';
-import { nodeIdOf } from '../node/ids.js';
-import { epochAt } from '../node/mixKeys.js';
 import type { HopCommand } from '../scramble/commands.js';
 import type { CryptoBackend } from '../scramble/crypto/backend.js';
 import type { RouteHop } from '../scramble/header.js';
+import { type IndexedDirectory, mixKeyFor, type NodeDescriptor } from './directory.js';
+import { nodeIdOf } from './ids.js';
+import { epochAt } from './mixKeys.js';
 
 export class NoRoute extends Error {
   constructor(message: string) {
@@ -24,14 +24,19 @@ export function randomIndex(crypto: CryptoBackend, n: number): number {
   }
 }
 
-/** Exponential delay with the given mean (Loopix): memoryless, so a mix's output order says nothing. */
-export function exponentialDelayMs(crypto: CryptoBackend, meanMs: number, maxMs: number): number {
-  if (meanMs <= 0) return 0;
+/** An exponential sample with the given mean, from the CSPRNG (53+ bits of uniform). */
+export function exponentialSample(crypto: CryptoBackend, mean: number): number {
   const b = crypto.randomBytes(7);
   let v = 0;
   for (const x of b) v = v * 256 + x;
   const u = (v + 1) / 2 ** 56; // (0, 1]
-  return Math.min(maxMs, Math.round(-meanMs * Math.log(u)));
+  return -mean * Math.log(u);
+}
+
+/** Exponential delay with the given mean (Loopix): memoryless, so a mix's output order says nothing. */
+export function exponentialDelayMs(crypto: CryptoBackend, meanMs: number, maxMs: number): number {
+  if (meanMs <= 0) return 0;
+  return Math.min(maxMs, Math.round(exponentialSample(crypto, meanMs)));
 }
 
 /** `count` proxies chosen at random, distinct while the directory has enough. */
