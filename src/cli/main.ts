@@ -113,7 +113,8 @@ async function main(): Promise<void> {
           .option('lambda', { type: 'number', describe: 'source sending rate with cover, packets/s (default 10)' })
           .option('seed', { type: 'number', describe: 'workload seed (default 1)' })
           .option('json', { type: 'string', describe: 'write the report as JSON to this file' })
-          .option('report', { type: 'string', describe: 'write a self-contained HTML report to this file' }),
+          .option('report', { type: 'string', describe: 'write a self-contained HTML report to this file' })
+          .option('processes', { type: 'boolean', describe: 'run every daemon as its own OS process' }),
       (argv) => simulateCommand(argv),
     )
     .strict()

@@ -1,3 +1,6 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { setTransportTap } from '../node/transport.js';
 import { type ConfigOverrides, loadConfig } from '../node/config.js';
 import { DEFAULT_TIMING, startDaemon } from '../node/daemon.js';
 import { configPathFrom, UsageError } from './usage.js';
@@ -17,6 +20,21 @@ interface RunArgs {
   'redeliver-ms'?: number;
   'directory-refresh-ms'?: number;
   'descriptor-interval-ms'?: number;
+}
+
+/**
+ * `mixd simulate --processes` only: record every datagram this daemon sends
+ * (time, from, to, size) for the simulated global passive adversary. Never
+ * set in a real deployment: it is exactly the trace an adversary wants.
+ */
+function simulationTap(): WriteStream | null {
+  const dir = process.env.MIXD_SIM_TAP_DIR;
+  if (!dir) return null;
+  const out = createWriteStream(join(dir, `${process.pid}.jsonl`), { mode: 0o600 });
+  setTransportTap((e) => {
+    out.write(`${JSON.stringify({ ...e, timeMs: performance.timeOrigin + e.timeMs })}\n`);
+  });
+  return out;
 }
 
 export async function runCommand(argv: RunArgs): Promise<void> {
@@ -40,6 +58,7 @@ export async function runCommand(argv: RunArgs): Promise<void> {
   if (argv['directory-refresh-ms']) timing.directoryRefreshMs = argv['directory-refresh-ms'];
   if (argv['descriptor-interval-ms']) timing.descriptorIntervalMs = argv['descriptor-interval-ms'];
   const daemon = await startDaemon(config, timing);
+  const tap = simulationTap();
   const status = (await daemon.ctx.metrics.snapshot()) && {
     ready: true,
     role: daemon.role,
@@ -56,7 +75,7 @@ export async function runCommand(argv: RunArgs): Promise<void> {
     stopping = true;
     daemon.ctx.log.info({ signal }, 'shutting down');
     daemon.stop().then(
-      () => process.exit(0),
+      () => (tap ? tap.end(() => process.exit(0)) : process.exit(0)),
       (err) => {
         daemon.ctx.log.error({ err }, 'shutdown failed');
         process.exit(1);

@@ -1,9 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { hex } from '../node/ids.js';
-import { setTransportTap } from '../node/transport.js';
-import type { SourceNode } from '../source/sourceNode.js';
 import { analyseAnonymity, type LinkEvent, mulberry32, type Role, type TrueMessage } from './adversary.js';
-import { startLocalNetwork } from './network.js';
 import {
   buildReport,
   countPacketsByRole,
@@ -13,7 +10,8 @@ import {
   summaryTable,
   writeJsonReport,
 } from './report.js';
-import { formGroups, planGroups } from './workload.js';
+import { inProcessNetwork, multiProcessNetwork } from './simNetwork.js';
+import { planGroups } from './workload.js';
 
 export interface SimOptions {
   proxies: number;
@@ -33,6 +31,8 @@ export interface SimOptions {
   json?: string;
   report?: string;
   quiet?: boolean;
+  /** Every daemon in its own OS process instead of all in this one. */
+  processes?: boolean;
 }
 
 export const DEFAULT_SIM: SimOptions = {
@@ -67,13 +67,13 @@ function progress(quiet: boolean | undefined): (s: string, done?: boolean) => vo
   };
 }
 
-/** One run of the workload on a fresh local network, observed by the global passive adversary. */
+/** One run of the workload on a fresh network, observed by the global passive adversary. */
 async function runOnce(o: SimOptions, label: string, defended: boolean): Promise<RunResult> {
   const say = progress(o.quiet);
   const mu = defended ? o.mu : 0;
   const cover = defended && o.cover;
-  say(`${label}: starting 1 central, ${o.proxies} proxies, ${o.sources} sources`);
-  const net = await startLocalNetwork({
+  say(`${label}: starting 1 central, ${o.proxies} proxies, ${o.sources} sources${o.processes ? ' as separate processes' : ''}`);
+  const netOptions = {
     proxies: o.proxies,
     sources: o.sources,
     network: {
@@ -85,52 +85,43 @@ async function runOnce(o: SimOptions, label: string, defended: boolean): Promise
       deliveryPerSecond: cover ? o.lambda : 0,
     },
     extras: { inviteKdf: INVITE_KDF },
-  });
-  const events: LinkEvent[] = [];
+  };
+  const net = o.processes ? await multiProcessNetwork(netOptions) : await inProcessNetwork(netOptions);
   try {
-    const sources = net.sources.map((d) => d.source as SourceNode);
-    const endpoint = (d: (typeof net.sources)[0]) => `127.0.0.1:${d.ctx.transport.local.port}`;
-    const roles = new Map<string, Role>();
-    roles.set(endpoint(net.central), 'central');
-    for (const p of net.proxies) roles.set(endpoint(p), 'proxy');
-    for (const s of net.sources) roles.set(endpoint(s), 'source');
-    const sourceEndpoints = net.sources.map(endpoint);
-
+    const sourceEndpoints = net.sourceEndpoints;
     say(`${label}: forming ${o.groups} groups of ${o.groupSize} (invites, passphrases, announcements)`);
     const groups = planGroups(o.seed, o.sources, o.groups, o.groupSize);
-    await formGroups(sources, groups);
+    await net.formGroups(groups);
 
-    // The adversary starts watching when the workload starts.
-    setTransportTap((e) => events.push(e));
     const messages = new Map<string, TrueMessage>();
     const seenAt = new Map<string, Set<string>>();
     let duplicates = 0;
     let nonMember = 0;
+    let delivered = 0;
     const latencies: number[] = [];
-    sources.forEach((s, i) => {
-      s.subscribe((d) => {
-        if (d.kind !== 'group') return;
-        const id = Buffer.from(d.data).toString('utf8');
-        const m = messages.get(id);
-        if (!m) return;
-        const me = sourceEndpoints[i] as string;
-        if (!m.recipients.includes(me)) {
-          nonMember++;
-          return;
-        }
-        const seen = seenAt.get(id) ?? new Set<string>();
-        if (seen.has(me)) {
-          duplicates++;
-          return;
-        }
-        seen.add(me);
-        seenAt.set(id, seen);
-        const at = performance.now();
-        m.deliveries.push({ recipient: me, atMs: at });
-        latencies.push(at - m.sentAtMs);
-      });
+    net.onGroupDatagram((i, _group, data, at) => {
+      const id = Buffer.from(data).toString('utf8');
+      const m = messages.get(id);
+      if (!m) return;
+      const me = sourceEndpoints[i] as string;
+      if (!m.recipients.includes(me)) {
+        nonMember++;
+        return;
+      }
+      const seen = seenAt.get(id) ?? new Set<string>();
+      if (seen.has(me)) {
+        duplicates++;
+        return;
+      }
+      seen.add(me);
+      seenAt.set(id, seen);
+      delivered++;
+      m.deliveries.push({ recipient: me, atMs: at });
+      latencies.push(at - m.sentAtMs);
     });
 
+    // The adversary starts watching when the workload starts.
+    net.startObserving();
     const rnd = mulberry32(o.seed * 7919 + (defended ? 1 : 2));
     const start = performance.now();
     let n = 0;
@@ -141,47 +132,42 @@ async function runOnce(o: SimOptions, label: string, defended: boolean): Promise
         const g = groups[Math.floor(rnd() * groups.length)] as (typeof groups)[0];
         const senderIdx = g.members[Math.floor(rnd() * g.members.length)] as number;
         const id = `sim:${label}:${n++}:${hex(new Uint8Array([Math.floor(rnd() * 256)]))}`;
-        const sender = sourceEndpoints[senderIdx] as string;
         messages.set(id, {
           id,
-          sender,
-          sentAtMs: now,
+          sender: sourceEndpoints[senderIdx] as string,
+          sentAtMs: net.now(),
           group: g.name,
           recipients: g.members.filter((m) => m !== senderIdx).map((m) => sourceEndpoints[m] as string),
           deliveries: [],
         });
-        (sources[senderIdx] as SourceNode).groups.send(g.name, Buffer.from(id));
+        net.send(senderIdx, g.name, Buffer.from(id));
         next += (-Math.log(1 - rnd()) / o.rate) * 1000;
       }
-      const delivered = [...messages.values()].reduce((k, m) => k + m.deliveries.length, 0);
-      say(
-        `${label}: ${((now - start) / 1000).toFixed(1)}/${o.duration} s  sent ${messages.size}  delivered ${delivered}`,
-      );
+      say(`${label}: ${((now - start) / 1000).toFixed(1)}/${o.duration} s  sent ${messages.size}  delivered ${delivered}`);
       await new Promise((r) => setTimeout(r, Math.max(1, Math.min(50, next - performance.now()))));
     }
     const expected = [...messages.values()].reduce((k, m) => k + m.recipients.length, 0);
     const drainUntil = performance.now() + Math.max(4000, mu * 20 * 6);
-    const count = () => [...messages.values()].reduce((k, m) => k + m.deliveries.length, 0);
-    while (count() < expected && performance.now() < drainUntil) await new Promise((r) => setTimeout(r, 50));
+    while (delivered < expected && performance.now() < drainUntil) await new Promise((r) => setTimeout(r, 50));
     const durationS = (performance.now() - start) / 1000;
-    setTransportTap(null);
-    say(`${label}: ${count()}/${expected} delivered; analysing ${events.length} link events`, true);
+    const events = await net.stopObserving();
+    say(`${label}: ${delivered}/${expected} delivered; analysing ${events.length} link events`, true);
 
     const anonymity = analyseAnonymity({
       events,
-      roles,
+      roles: net.roles,
       messages: [...messages.values()],
       meanDelayMs: mu,
       delayStages: DELAY_STAGES,
     });
     return {
       parts: {
-        deliveries: count(),
+        deliveries: delivered,
         expectedDeliveries: expected,
         duplicates,
         nonMemberDeliveries: nonMember,
         latenciesMs: latencies,
-        packets: countPacketsByRole(events, roles),
+        packets: countPacketsByRole(events, net.roles),
         durationS,
         anonymity,
       },
@@ -189,7 +175,6 @@ async function runOnce(o: SimOptions, label: string, defended: boolean): Promise
       entropies: anonymity.entropies,
     };
   } finally {
-    setTransportTap(null);
     await net.stop();
   }
 }
@@ -210,6 +195,7 @@ export async function simulate(options: Partial<SimOptions> = {}): Promise<SimRe
     cover: o.cover,
     lambda_per_s: o.lambda,
     seed: o.seed,
+    processes: Boolean(o.processes),
   };
   const report = buildReport({ defended: defended.parts, ablation: ablation.parts, params });
   if (o.json) writeJsonReport(o.json, report);
@@ -265,6 +251,7 @@ export async function runSimulation(raw: Record<string, unknown>): Promise<SimRe
   if (cover) opts.cover = cover === 'on';
   if (typeof raw.json === 'string') opts.json = raw.json;
   if (typeof raw.report === 'string') opts.report = raw.report;
+  if (raw.processes === true) opts.processes = true;
   const o = { ...DEFAULT_SIM, ...opts };
   if (o.groupSize > o.sources) {
     const e = new Error(`--group-size (${o.groupSize}) cannot exceed --sources (${o.sources})`);

@@ -8,6 +8,7 @@ import {
   formatHostPort,
   loadConfig,
   parseHostPort,
+  validateConfig,
 } from '../../src/node/config.js';
 import { tempDir } from './fixtures/tempDir.js';
 
@@ -92,7 +93,7 @@ t.test('every kind of error names its field', async (t) => {
   );
   t.match(
     expectFieldError({ ...minimal.central, foo: 1 }, 'foo'),
-    /unknown field; valid fields here are role, listen, dataDir, logLevel, metrics, crypto, central, network, queue$/,
+    /unknown field; valid fields here are role, listen, dataDir, logLevel, metrics, crypto, central, network, queue, bridges$/,
   );
   t.match(expectFieldError({ ...minimal.central, network: { packetsize: 2048 } }, 'network.packetsize'), 'packetSize');
   t.match(
@@ -215,4 +216,37 @@ t.test('parseHostPort', async (t) => {
     );
   }
   t.equal(parseHostPort('127.0.0.1:0', 'x', { allowPortZero: true }).port, 0);
+});
+
+t.test('bridges: a source may bind groups to local UDP ports; errors name the entry', async (t) => {
+  const base = {
+    role: 'source',
+    listen: '127.0.0.1:0',
+    dataDir: '.',
+    central: { address: '127.0.0.1:7000', key: 'ab'.repeat(32) },
+  };
+  const ok = validateConfig(
+    { ...base, bridges: [{ group: 'friends', listen: '127.0.0.1:9000', app: '127.0.0.1:9001' }] },
+    '/tmp',
+  );
+  t.equal(ok.bridges.length, 1);
+  t.equal(ok.bridges[0]?.listen.port, 9000);
+  t.throws(
+    () => validateConfig({ ...base, bridges: [{ group: 'friends', listen: 'nope', app: '127.0.0.1:9001' }] }, '/tmp'),
+    /config field "bridges\[0\]\.listen"/,
+  );
+  t.throws(() => validateConfig({ ...base, bridges: {} }, '/tmp'), /config field "bridges"/);
+  t.throws(
+    () =>
+      validateConfig(
+        {
+          role: 'central',
+          listen: '127.0.0.1:0',
+          dataDir: '.',
+          bridges: [{ group: 'g', listen: '127.0.0.1:1', app: '127.0.0.1:2' }],
+        },
+        '/tmp',
+      ),
+    /only a source has group bridges/,
+  );
 });

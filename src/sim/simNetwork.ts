@@ -1,0 +1,203 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NetworkParams } from '../node/config.js';
+import type { DaemonExtras } from '../node/daemon.js';
+import { setTransportTap } from '../node/transport.js';
+import type { SourceNode } from '../source/sourceNode.js';
+import type { LinkEvent, Role } from './adversary.js';
+import { startLocalNetwork } from './network.js';
+import { startCluster } from './processCluster.js';
+import { collect, type Inbox } from './processes.js';
+import { formGroups, type SimGroup } from './workload.js';
+
+/** What the workload driver needs from a network, in one process or in many. */
+export interface SimNetwork {
+  roles: Map<string, Role>;
+  sourceEndpoints: string[];
+  /** The clock link events and deliveries are stamped with. */
+  now(): number;
+  formGroups(groups: SimGroup[]): Promise<void>;
+  send(source: number, group: string, data: Uint8Array): void;
+  onGroupDatagram(fn: (source: number, group: string, data: Uint8Array, atMs: number) => void): void;
+  startObserving(): void;
+  stopObserving(): Promise<LinkEvent[]>;
+  stop(): Promise<void>;
+}
+
+export interface SimNetworkOptions {
+  proxies: number;
+  sources: number;
+  network: Partial<NetworkParams>;
+  extras?: DaemonExtras;
+}
+
+/** Every daemon in this process; the adversary is a tap on all their sockets. */
+export async function inProcessNetwork(o: SimNetworkOptions): Promise<SimNetwork> {
+  const net = await startLocalNetwork({ proxies: o.proxies, sources: o.sources, network: o.network, extras: o.extras });
+  const endpoint = (d: (typeof net.sources)[0]) => `127.0.0.1:${d.ctx.transport.local.port}`;
+  const roles = new Map<string, Role>();
+  roles.set(endpoint(net.central), 'central');
+  for (const p of net.proxies) roles.set(endpoint(p), 'proxy');
+  for (const s of net.sources) roles.set(endpoint(s), 'source');
+  const sources = net.sources.map((d) => d.source as SourceNode);
+  let events: LinkEvent[] = [];
+  return {
+    roles,
+    sourceEndpoints: net.sources.map(endpoint),
+    now: () => performance.now(),
+    formGroups: (groups) => formGroups(sources, groups),
+    send: (i, group, data) => {
+      (sources[i] as SourceNode).groups.send(group, data);
+    },
+    onGroupDatagram: (fn) => {
+      sources.forEach((s, i) =>
+        s.subscribe((d) => {
+          if (d.kind === 'group' && d.group) fn(i, d.group, d.data, performance.now());
+        }),
+      );
+    },
+    startObserving: () => {
+      events = [];
+      setTransportTap((e) => events.push(e));
+    },
+    stopObserving: async () => {
+      setTransportTap(null);
+      return events;
+    },
+    stop: async () => {
+      setTransportTap(null);
+      await net.stop();
+    },
+  };
+}
+
+/**
+ * Every daemon its own OS process (`--processes`). Each writes what it sends
+ * to a file under MIXD_SIM_TAP_DIR (simulation only), stamped with the
+ * machine's wall clock, and the files are merged into one trace.
+ */
+export async function multiProcessNetwork(o: SimNetworkOptions): Promise<SimNetwork> {
+  const tapDir = mkdtempSync(join(tmpdir(), 'mixd-tap-'));
+  const previous = process.env.MIXD_SIM_TAP_DIR;
+  process.env.MIXD_SIM_TAP_DIR = tapDir;
+  const network: Record<string, number> = {};
+  for (const [k, v] of Object.entries(o.network)) if (typeof v === 'number') network[k] = v;
+  let cluster: Awaited<ReturnType<typeof startCluster>>;
+  try {
+    cluster = await startCluster(o.proxies, o.sources, [], network);
+  } finally {
+    if (previous === undefined) delete process.env.MIXD_SIM_TAP_DIR;
+    else process.env.MIXD_SIM_TAP_DIR = previous;
+  }
+  const ep = (n: { ready: { listen: { port: number } } }) => `127.0.0.1:${n.ready.listen.port}`;
+  const roles = new Map<string, Role>();
+  roles.set(ep(cluster.central), 'central');
+  for (const p of cluster.proxies) roles.set(ep(p), 'proxy');
+  for (const s of cluster.sources) roles.set(ep(s), 'source');
+  const inboxes: Inbox[] = [];
+  const listeners: Array<(source: number, group: string, data: Uint8Array, atMs: number) => void> = [];
+  let observeFrom = Number.POSITIVE_INFINITY;
+  let observeTo = Number.POSITIVE_INFINITY;
+  const wall = () => performance.timeOrigin + performance.now();
+  const pass = 'simulation passphrase';
+
+  const sim: SimNetwork = {
+    roles,
+    sourceEndpoints: cluster.sources.map(ep),
+    now: wall,
+    async formGroups(groups) {
+      for (const g of groups) {
+        const admin = cluster.sources[g.members[0] as number] as (typeof cluster.sources)[0];
+        await admin.call('groupCreate', { name: g.name });
+        for (const m of g.members.slice(1)) {
+          await admin.call('groupInvite', { group: g.name, address: cluster.addresses[m], passphrase: pass });
+        }
+      }
+      const deadline = Date.now() + 120_000;
+      for (const g of groups) {
+        for (const m of g.members.slice(1)) {
+          const s = cluster.sources[m] as (typeof cluster.sources)[0];
+          for (;;) {
+            const names = (await s.call<Array<{ name: string }>>('groupList')).map((x) => x.name);
+            if (names.includes(g.name)) break;
+            if (Date.now() > deadline) throw new Error(`simulation setup: no invite to ${g.name}`);
+            const pending = await s.call<unknown[]>('groupInvites');
+            if (pending.length > 0) await s.call('groupJoin', { passphrase: pass });
+            else await new Promise((r) => setTimeout(r, 100));
+          }
+        }
+      }
+      for (const g of groups) {
+        for (;;) {
+          let ok = true;
+          for (const m of g.members) {
+            const list = await (cluster.sources[m] as (typeof cluster.sources)[0]).call<Array<{ name: string; members: number }>>('groupList');
+            if (list.find((x) => x.name === g.name)?.members !== g.members.length) ok = false;
+          }
+          if (ok) break;
+          if (Date.now() > deadline) throw new Error(`simulation setup: members of ${g.name} do not know each other`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      for (const [i, s] of cluster.sources.entries()) {
+        const inbox = await collect(s);
+        inboxes.push(inbox);
+        const seen = { n: 0 };
+        // Poll the inbox (events arrive on the control socket).
+        const timer = setInterval(() => {
+          while (seen.n < inbox.items.length) {
+            const d = inbox.items[seen.n++] as (typeof inbox.items)[0];
+            if (d.kind !== 'group' || !d.group) continue;
+            for (const l of listeners) l(i, d.group, new Uint8Array(Buffer.from(d.data, 'base64')), d.receivedAtMs ?? wall());
+          }
+        }, 20);
+        timer.unref();
+      }
+    },
+    send(i, group, data) {
+      void (cluster.sources[i] as (typeof cluster.sources)[0]).call('groupSend', {
+        group,
+        data: Buffer.from(data).toString('base64'),
+      });
+    },
+    onGroupDatagram(fn) {
+      listeners.push(fn);
+    },
+    startObserving() {
+      observeFrom = wall();
+    },
+    async stopObserving() {
+      observeTo = wall();
+      return [];
+    },
+    async stop() {
+      for (const i of inboxes) i.close();
+      // A graceful stop flushes every process's tap file.
+      await Promise.all([...cluster.sources, ...cluster.proxies, cluster.central].map((n) => n.stop('SIGTERM')));
+      await cluster.stop();
+    },
+  };
+  // Events are only complete once the processes have exited: read them in stop order.
+  const stop = sim.stop;
+  sim.stopObserving = async () => {
+    observeTo = wall();
+    await stop();
+    const events: LinkEvent[] = [];
+    for (const f of readdirSync(tapDir)) {
+      for (const line of readFileSync(join(tapDir, f), 'utf8').split('\n')) {
+        if (!line) continue;
+        const e = JSON.parse(line) as LinkEvent;
+        if (e.timeMs >= observeFrom && e.timeMs <= observeTo) events.push(e);
+      }
+    }
+    rmSync(tapDir, { recursive: true, force: true });
+    events.sort((a, b) => a.timeMs - b.timeMs);
+    return events;
+  };
+  sim.stop = async () => {
+    if (cluster.central.proc.exitCode === null && cluster.central.proc.signalCode === null) await stop();
+    rmSync(tapDir, { recursive: true, force: true });
+  };
+  return sim;
+}
