@@ -1,8 +1,8 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { setTransportTap } from '../node/transport.js';
 import { type ConfigOverrides, loadConfig } from '../node/config.js';
 import { DEFAULT_TIMING, startDaemon } from '../node/daemon.js';
+import { setTransportTap } from '../node/transport.js';
 import { configPathFrom, UsageError } from './usage.js';
 
 interface RunArgs {

@@ -51,11 +51,11 @@ export async function inProcessNetwork(o: SimNetworkOptions): Promise<SimNetwork
       (sources[i] as SourceNode).groups.send(group, data);
     },
     onGroupDatagram: (fn) => {
-      sources.forEach((s, i) =>
+      for (const [i, s] of sources.entries()) {
         s.subscribe((d) => {
           if (d.kind === 'group' && d.group) fn(i, d.group, d.data, performance.now());
-        }),
-      );
+        });
+      }
     },
     startObserving: () => {
       events = [];
@@ -132,7 +132,9 @@ export async function multiProcessNetwork(o: SimNetworkOptions): Promise<SimNetw
         for (;;) {
           let ok = true;
           for (const m of g.members) {
-            const list = await (cluster.sources[m] as (typeof cluster.sources)[0]).call<Array<{ name: string; members: number }>>('groupList');
+            const list = await (cluster.sources[m] as (typeof cluster.sources)[0]).call<
+              Array<{ name: string; members: number }>
+            >('groupList');
             if (list.find((x) => x.name === g.name)?.members !== g.members.length) ok = false;
           }
           if (ok) break;
@@ -149,7 +151,8 @@ export async function multiProcessNetwork(o: SimNetworkOptions): Promise<SimNetw
           while (seen.n < inbox.items.length) {
             const d = inbox.items[seen.n++] as (typeof inbox.items)[0];
             if (d.kind !== 'group' || !d.group) continue;
-            for (const l of listeners) l(i, d.group, new Uint8Array(Buffer.from(d.data, 'base64')), d.receivedAtMs ?? wall());
+            for (const l of listeners)
+              l(i, d.group, new Uint8Array(Buffer.from(d.data, 'base64')), d.receivedAtMs ?? wall());
           }
         }, 20);
         timer.unref();

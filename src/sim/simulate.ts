@@ -72,7 +72,9 @@ async function runOnce(o: SimOptions, label: string, defended: boolean): Promise
   const say = progress(o.quiet);
   const mu = defended ? o.mu : 0;
   const cover = defended && o.cover;
-  say(`${label}: starting 1 central, ${o.proxies} proxies, ${o.sources} sources${o.processes ? ' as separate processes' : ''}`);
+  say(
+    `${label}: starting 1 central, ${o.proxies} proxies, ${o.sources} sources${o.processes ? ' as separate processes' : ''}`,
+  );
   const netOptions = {
     proxies: o.proxies,
     sources: o.sources,
@@ -143,7 +145,9 @@ async function runOnce(o: SimOptions, label: string, defended: boolean): Promise
         net.send(senderIdx, g.name, Buffer.from(id));
         next += (-Math.log(1 - rnd()) / o.rate) * 1000;
       }
-      say(`${label}: ${((now - start) / 1000).toFixed(1)}/${o.duration} s  sent ${messages.size}  delivered ${delivered}`);
+      say(
+        `${label}: ${((now - start) / 1000).toFixed(1)}/${o.duration} s  sent ${messages.size}  delivered ${delivered}`,
+      );
       await new Promise((r) => setTimeout(r, Math.max(1, Math.min(50, next - performance.now()))));
     }
     const expected = [...messages.values()].reduce((k, m) => k + m.recipients.length, 0);
