@@ -15,7 +15,7 @@ import {
 import { hex, mailboxIdOf } from '../node/ids.js';
 import { MailboxQuotaExceeded, MailboxStore } from '../node/mailboxStore.js';
 import { epochAt, MixKeyRing } from '../node/mixKeys.js';
-import { unwrapWithKeyRing } from '../node/sphinxInbox.js';
+import { unwrapOrCount } from '../node/sphinxInbox.js';
 import { type Peer, peerKey } from '../node/transport.js';
 import {
   type ControlMessage,
@@ -26,7 +26,6 @@ import {
   FRAME_SPHINX,
   signedBytes,
 } from '../node/wire.js';
-import { MalformedPacket } from '../scramble/errors.js';
 import { type PacketGeometry, packetGeometry } from '../scramble/geometry.js';
 import type { ReplayCache } from '../scramble/replayCache.js';
 import { systemRng } from '../scramble/rng.js';
@@ -197,16 +196,8 @@ export class CentralNode {
 
   private onSphinx(bytes: Uint8Array): void {
     this.ctx.metrics.packetsIn.inc({ kind: 'sphinx' });
-    let unwrapped: ReturnType<typeof unwrapWithKeyRing>;
-    try {
-      unwrapped = unwrapWithKeyRing(this.ctx.crypto, this.geometry, this.ring, this.replay, bytes, this.ctx.now());
-    } catch (err) {
-      if (err instanceof MalformedPacket) {
-        if (err.reason === 'replay') this.ctx.metrics.replayHits.inc();
-        return countDrop(this.ctx, err.reason, err.message);
-      }
-      throw err;
-    }
+    const unwrapped = unwrapOrCount(this.ctx, this.geometry, this.ring, this.replay, bytes);
+    if (!unwrapped) return;
     const r = unwrapped.result;
     switch (r.kind) {
       case 'deliver':

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { packetGeometry } from '../scramble/geometry.js';
+import type { NetworkParams as DirectoryParams } from './directory.js';
 
 /**
  * Daemon configuration: one JSON file per node, plus CLI overrides merged on
@@ -23,21 +24,13 @@ export interface HostPort {
   family: 4 | 6;
 }
 
-/** Network-wide parameters; only the central's copy matters: it publishes them in the directory. */
-export interface NetworkParams {
-  packetSize: number;
-  maxHops: number;
-  meanDelayMs: number;
-  maxDelayMs: number;
-  epochSeconds: number;
-  graceSeconds: number;
+/**
+ * Network-wide parameters; only the central's copy matters: it publishes the
+ * directory part to everyone and keeps the mailbox limits for itself.
+ */
+export interface NetworkParams extends DirectoryParams {
   mailboxTtlSeconds: number;
   mailboxQuota: number;
-  /** Source cover traffic rate; 0 turns it off. */
-  lambdaPerSecond: number;
-  loopPerSecond: number;
-  mixLoopPerSecond: number;
-  deliveryPerSecond: number;
 }
 
 export interface CentralRef {

@@ -51,19 +51,10 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
+/** What CS publishes in the directory: the network section less its own mailbox limits. */
 function directoryParams(n: Config['network']): NetworkParams {
-  return {
-    packetSize: n.packetSize,
-    maxHops: n.maxHops,
-    meanDelayMs: n.meanDelayMs,
-    maxDelayMs: n.maxDelayMs,
-    epochSeconds: n.epochSeconds,
-    graceSeconds: n.graceSeconds,
-    lambdaPerSecond: n.lambdaPerSecond,
-    loopPerSecond: n.loopPerSecond,
-    mixLoopPerSecond: n.mixLoopPerSecond,
-    deliveryPerSecond: n.deliveryPerSecond,
-  };
+  const { mailboxTtlSeconds: _ttl, mailboxQuota: _quota, ...published } = n;
+  return published;
 }
 
 function hostPortString(h: { host: string; port: number }): string {

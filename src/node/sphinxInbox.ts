@@ -3,6 +3,7 @@ import { MalformedPacket } from '../scramble/errors.js';
 import type { PacketGeometry } from '../scramble/geometry.js';
 import { type UnwrapResult, unwrapPacket } from '../scramble/packet.js';
 import type { ReplayCache } from '../scramble/replayCache.js';
+import { countDrop, type NodeContext } from './context.js';
 import type { MixKeyRing } from './mixKeys.js';
 
 export interface Unwrapped {
@@ -42,4 +43,25 @@ export function unwrapWithKeyRing(
     }
   }
   throw last ?? new MalformedPacket('bad_mac', 'no mix key held');
+}
+
+/**
+ * The I/O edge of both mixes and CS: unwraps, and on any MalformedPacket
+ * counts the drop by reason (replays also as replay hits) and returns null.
+ */
+export function unwrapOrCount(
+  ctx: NodeContext,
+  geometry: PacketGeometry,
+  ring: MixKeyRing,
+  replay: ReplayCache,
+  packet: Uint8Array,
+): Unwrapped | null {
+  try {
+    return unwrapWithKeyRing(ctx.crypto, geometry, ring, replay, packet, ctx.now());
+  } catch (err) {
+    if (!(err instanceof MalformedPacket)) throw err;
+    if (err.reason === 'replay') ctx.metrics.replayHits.inc();
+    countDrop(ctx, err.reason, err.message);
+    return null;
+  }
 }

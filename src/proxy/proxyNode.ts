@@ -6,10 +6,9 @@ import type { DirectoryFetcher } from '../node/directoryFetcher.js';
 import { hex, nodeIdOf } from '../node/ids.js';
 import { keyExpiryMs, MixKeyRing } from '../node/mixKeys.js';
 import { buildRoute, currentEpoch, NoRoute, pickProxies } from '../node/routes.js';
-import { unwrapWithKeyRing } from '../node/sphinxInbox.js';
+import { unwrapOrCount } from '../node/sphinxInbox.js';
 import { type Peer, parsePeer } from '../node/transport.js';
 import { decodeControl, encodeControl, FRAME_CONTROL, FRAME_SPHINX } from '../node/wire.js';
-import { MalformedPacket } from '../scramble/errors.js';
 import { type PacketGeometry, packetGeometry } from '../scramble/geometry.js';
 import { createPacket } from '../scramble/packet.js';
 import type { ReplayCache } from '../scramble/replayCache.js';
@@ -165,16 +164,8 @@ export class ProxyNode {
     this.ctx.metrics.packetsIn.inc({ kind: 'sphinx' });
     if (!this.ring || !this.geometry) return countDrop(this.ctx, 'not_ready');
     const now = this.ctx.now();
-    let unwrapped: ReturnType<typeof unwrapWithKeyRing>;
-    try {
-      unwrapped = unwrapWithKeyRing(this.ctx.crypto, this.geometry, this.ring, this.replay, bytes, now);
-    } catch (err) {
-      if (err instanceof MalformedPacket) {
-        if (err.reason === 'replay') this.ctx.metrics.replayHits.inc();
-        return countDrop(this.ctx, err.reason, err.message);
-      }
-      throw err;
-    }
+    const unwrapped = unwrapOrCount(this.ctx, this.geometry, this.ring, this.replay, bytes);
+    if (!unwrapped) return;
     const r = unwrapped.result;
     switch (r.kind) {
       case 'forward': {

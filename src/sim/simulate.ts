@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { hex } from '../node/ids.js';
-import { analyseAnonymity, type LinkEvent, mulberry32, type Role, type TrueMessage } from './adversary.js';
+import { analyseAnonymity, mulberry32, type TrueMessage } from './adversary.js';
 import {
   buildReport,
   countPacketsByRole,
