@@ -51,6 +51,8 @@ interface Session {
   lastSeenMs: number;
   lastTimeMs: number;
   inFlight: Map<number, number>;
+  /** Steady mode: when this source's next delivery slot opens. */
+  nextSlotMs: number;
 }
 
 /** Clock skew accepted on signed keepalives, descriptors and acks. */
@@ -58,6 +60,7 @@ const FRESHNESS_MS = 5 * 60_000;
 const CHALLENGE_TTL_MS = 30_000;
 const MAX_CHALLENGES = 10_000;
 const DELIVERY_BATCH = 32;
+const STEADY_TICK_MS = 5;
 
 /**
  * CS: directory authority, final mix hop and mailbox server. It learns single
@@ -101,7 +104,7 @@ export class CentralNode {
   start(): void {
     this.tick();
     this.timers.push(setInterval(() => this.tick(), 1000));
-    if (this.steady) this.timers.push(setInterval(() => this.steadySlot(), 1000 / this.opts.params.deliveryPerSecond));
+    if (this.steady) this.timers.push(setInterval(() => this.steadySlots(), STEADY_TICK_MS));
     this.timers.push(
       setInterval(() => {
         this.mailboxes.expire(this.ctx.now()).catch((err) => this.ctx.log.error({ err }, 'mailbox expiry failed'));
@@ -257,27 +260,41 @@ export class CentralNode {
     this.ctx.transport.send(s.peer, encodeControl({ type: 'delivery', sealed }));
   }
 
-  /** Steady mode: one delivery per online source per slot, a dummy when nothing is due. */
-  private steadySlot(): void {
+  /**
+   * Steady mode: every online source gets one delivery per slot (1/rate), a
+   * dummy when nothing is due. Each source has its own random slot phase, so
+   * copies of one message to different members do not leave CS in lockstep.
+   */
+  private steadySlots(): void {
     const now = this.ctx.now();
+    const period = 1000 / this.opts.params.deliveryPerSecond;
     for (const s of this.sessions.values()) {
       if (!this.online(s)) continue;
-      const due = this.mailboxes.pending(s.mailbox, DELIVERY_BATCH).find((e) => {
-        const sentAt = s.inFlight.get(e.id);
-        return sentAt === undefined || now - sentAt >= this.opts.redeliverMs;
-      });
-      if (due) {
-        s.inFlight.set(due.id, now);
-        this.sendDelivery(s, due.id, due.body);
-      } else {
-        this.sendSealed(s, {
-          entryId: 0,
-          kind: 'dummy',
-          surbId: new Uint8Array(16),
-          payload: this.ctx.crypto.randomBytes(this.geometry.payloadBytes),
-        });
-      }
+      if (s.nextSlotMs === 0) s.nextSlotMs = now + Math.random() * period;
+      if (now < s.nextSlotMs) continue;
+      // Never burst to catch up after a stall: that would be a visible pattern.
+      s.nextSlotMs = Math.max(s.nextSlotMs + period, now);
+      this.deliverSlot(s, now);
     }
+  }
+
+  private deliverSlot(s: Session, now: number): void {
+    const due = this.mailboxes.pending(s.mailbox, DELIVERY_BATCH).find((e) => {
+      const sentAt = s.inFlight.get(e.id);
+      // Acks come on the source's keepalive clock in steady mode: do not resend before one could arrive.
+      return sentAt === undefined || now - sentAt >= Math.max(this.opts.redeliverMs, this.opts.sessionTimeoutMs);
+    });
+    if (due) {
+      s.inFlight.set(due.id, now);
+      this.sendDelivery(s, due.id, due.body);
+      return;
+    }
+    this.sendSealed(s, {
+      entryId: 0,
+      kind: 'dummy',
+      surbId: new Uint8Array(16),
+      payload: this.ctx.crypto.randomBytes(this.geometry.payloadBytes),
+    });
   }
 
   private get steady(): boolean {
@@ -423,6 +440,7 @@ export class CentralNode {
         lastSeenMs: 0,
         lastTimeMs: 0,
         inFlight: new Map(),
+        nextSlotMs: 0,
       };
       this.sessions.set(key, s);
     }

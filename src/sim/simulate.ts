@@ -41,10 +41,10 @@ export const DEFAULT_SIM: SimOptions = {
   groups: 3,
   groupSize: 4,
   duration: 8,
-  rate: 4,
+  rate: 8,
   mu: 50,
   cover: true,
-  lambda: 10,
+  lambda: 20,
   seed: 1,
 };
 
