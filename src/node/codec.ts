@@ -13,7 +13,7 @@ export class MalformedMessage extends Error {
 }
 
 const utf8 = new TextEncoder();
-const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export class Writer {
   private buf = new Uint8Array(256);
@@ -30,12 +30,14 @@ export class Writer {
     this.view = new DataView(next.buffer);
   }
   u8(v: number): this {
+    if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new RangeError(`u8 out of range: ${v}`);
     this.ensure(1);
     this.view.setUint8(this.pos, v);
     this.pos += 1;
     return this;
   }
   u16(v: number): this {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new RangeError(`u16 out of range: ${v}`);
     this.ensure(2);
     this.view.setUint16(this.pos, v, false);
     this.pos += 2;

@@ -40,6 +40,7 @@ export class CoverTraffic {
   }
 
   start(): void {
+    if (this.running) return;
     this.running = true;
     if (this.opts.lambdaPerSecond > 0) this.schedule(this.opts.lambdaPerSecond, () => this.tick());
     if (this.opts.loopPerSecond > 0) this.schedule(this.opts.loopPerSecond, () => this.loop());

@@ -227,7 +227,13 @@ export class DirectChannel {
     if (this.done.has(id)) return;
     let r = this.reassembly.get(id);
     if (!r) {
-      if (this.reassembly.size >= MAX_REASSEMBLIES) return countDrop(this.deps.ctx, 'reassembly_full');
+      if (this.reassembly.size >= MAX_REASSEMBLIES) {
+        // Evict the oldest unfinished message rather than refuse new ones: anyone who knows our
+        // address can send first fragments that never complete, and must not block our mail.
+        const oldest = this.reassembly.keys().next().value as string;
+        this.reassembly.delete(oldest);
+        countDrop(this.deps.ctx, 'reassembly_evicted');
+      }
       r = { count: f.count, chunks: new Map(), firstAtMs: this.deps.ctx.now() };
       this.reassembly.set(id, r);
     }
