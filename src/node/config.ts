@@ -53,6 +53,8 @@ export interface Config {
   queue: { capacity: number };
   /** Source only: local UDP bridges, one per group (`mixd group bind`). */
   bridges: BridgeConfig[];
+  /** Source only: rotate the keys of groups this source administers this often; 0 = never. Default one day. */
+  groupRotationSeconds: number;
 }
 
 export interface BridgeConfig {
@@ -73,6 +75,7 @@ export interface ConfigOverrides {
   network?: Partial<NetworkParams>;
   queue?: { capacity?: number };
   bridges?: Array<{ group?: string; listen?: string; app?: string }>;
+  groupRotationSeconds?: number;
 }
 
 export const DEFAULT_NETWORK: Readonly<NetworkParams> = Object.freeze({
@@ -151,11 +154,14 @@ export function validateConfig(raw: unknown, baseDir: string, overrides: ConfigO
   const queue = { capacity: integer(queueRaw.capacity, 'queue.capacity', 1, 10_000_000, DEFAULT_QUEUE_CAPACITY) };
 
   const bridges = parseBridges(merged.bridges, role);
+  // Groups this source administers get a new key on this schedule (forward secrecy of the group layer).
+  const groupRotationSeconds = integer(merged.groupRotationSeconds, 'groupRotationSeconds', 0, 365 * 86400, 86400);
 
   return {
     role,
     listen,
     bridges,
+    groupRotationSeconds,
     dataDir: path.resolve(dataDirBase, dataDirRaw),
     logLevel,
     metrics,

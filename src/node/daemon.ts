@@ -168,6 +168,7 @@ export async function startDaemon(
         keepaliveMs: timing.keepaliveMs,
         mixHops: 3,
         inviteKdf: extras.inviteKdf,
+        groupRotationMs: config.groupRotationSeconds * 1000,
       });
       handler = (b, f) => source.onDatagram(b, f);
       fetcher.start();

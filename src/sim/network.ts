@@ -11,6 +11,8 @@ export interface LocalNetworkOptions {
   timing?: Partial<DaemonTiming>;
   logLevel?: Config['logLevel'];
   extras?: DaemonExtras;
+  /** Sources rotate the keys of groups they administer this often (0 = never). */
+  groupRotationSeconds?: number;
 }
 
 export interface LocalNetwork {
@@ -45,6 +47,7 @@ function baseConfig(
     network,
     queue: { capacity: DEFAULT_QUEUE_CAPACITY },
     bridges: [],
+    groupRotationSeconds: 0,
   };
 }
 
@@ -72,6 +75,7 @@ export async function startLocalNetwork(opts: LocalNetworkOptions): Promise<Loca
   for (let i = 0; i < opts.sources; i++) {
     const c = baseConfig('source', join(root, `source${i}`), network, logLevel);
     c.central = ref;
+    c.groupRotationSeconds = opts.groupRotationSeconds ?? 0;
     sources.push(await startDaemon(c, timing, opts.extras));
   }
   // Ready when every proxy is in the directory and every source is registered.
