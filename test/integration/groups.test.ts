@@ -166,6 +166,25 @@ t.test('groups over real processes: CS + 5 proxies + 5 sources', async (t) => {
     }
   });
 
+  await t.test('the library API sends to the group and iterates over received datagrams', async (t) => {
+    const { connect } = await import('../../src/index.js');
+    const alice = await connect({ dir: dirs[0] as string });
+    const bob = await connect({ dir: dirs[1] as string });
+    t.equal(await alice.address(), addr[0]);
+    const received = (async () => {
+      for await (const d of bob) if (new TextDecoder().decode(d.data) === 'from the library') return d;
+      return null;
+    })();
+    await new Promise((r) => setTimeout(r, 200));
+    const sent = await alice.send('friends', new TextEncoder().encode('from the library'));
+    t.equal(sent.recipients, 3);
+    const d = await received;
+    t.equal(d?.group, 'friends');
+    t.equal(d?.from, addr[0]);
+    alice.close();
+    bob.close();
+  });
+
   await t.test('the UDP bridge carries a datagram from one application to the others', async (t) => {
     const appA = dgram.createSocket('udp4');
     const appB = dgram.createSocket('udp4');

@@ -12,14 +12,15 @@ import { createPacket } from '../../src/scramble/packet.js';
 import { systemRng } from '../../src/scramble/rng.js';
 import { seal } from '../../src/scramble/sealedBox.js';
 import { startCluster } from '../../src/sim/processCluster.js';
-import { collect, mixd, startNode, text, waitFor } from '../../src/sim/processes.js';
+import { collect, freePort, mixd, startNode, text, waitFor } from '../../src/sim/processes.js';
 import { encodeFragment } from '../../src/source/envelope.js';
 import { frameSealed } from '../../src/source/frames.js';
 
 type Status = { metrics: { drops: Record<string, number>; replayHits: number; mailboxEntries: number } };
 
 t.test('network of real processes: CS + 4 proxies + 2 sources', async (t) => {
-  const cluster = await startCluster(4, 2);
+  const metricsPort = await freePort();
+  const cluster = await startCluster(4, 2, ['--metrics', `127.0.0.1:${metricsPort}`]);
   t.teardown(() => cluster.stop());
   const [a, b] = cluster.sources as [(typeof cluster.sources)[0], (typeof cluster.sources)[0]];
   const [_addrA, addrB] = cluster.addresses as [string, string];
@@ -31,6 +32,15 @@ t.test('network of real processes: CS + 4 proxies + 2 sources', async (t) => {
     t.equal(text(inbox.items[0] as { data: string }), 'hello through the mix');
     t.equal(inbox.items[0]?.from, null, 'the target does not learn the sender from the network layer');
     inbox.close();
+  });
+
+  await t.test('CS serves Prometheus metrics: packets by kind, drops, mailbox entries', async (t) => {
+    const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    t.equal(res.status, 200);
+    const body = await res.text();
+    t.match(body, /mixd_packets_in_total\{[^}]*kind="sphinx"[^}]*\} [1-9]/, 'counts the Sphinx packets it received');
+    t.match(body, /mixd_mailbox_entries/);
+    t.match(body, /mixd_drops_total|# HELP mixd_drops_total/);
   });
 
   await t.test('random, truncated and oversized datagrams are counted and do not disturb delivery', async (t) => {
@@ -97,11 +107,17 @@ t.test('network of real processes: CS + 4 proxies + 2 sources', async (t) => {
     const b2 = await startNode(cluster.sourceDirs[1] as string);
     cluster.sources[1] = b2;
     const inbox = await collect(b2);
-    await waitFor(
-      'all 5 delivered',
-      () => [0, 1, 2, 3, 4].every((i) => inbox.items.some((d) => text(d) === `kept ${i}`)),
-      30_000,
-    );
+    try {
+      await waitFor(
+        'all 5 delivered',
+        () => [0, 1, 2, 3, 4].every((i) => inbox.items.some((d) => text(d) === `kept ${i}`)),
+        30_000,
+      );
+    } catch (err) {
+      // Say what was missing and what both ends saw, so a failure here can be diagnosed from CI output.
+      t.comment(JSON.stringify({ got: inbox.items.map(text), b: await b2.call('status'), cs: await cluster.central.call('status') }));
+      throw err;
+    }
     t.pass('all entries survived kill -9');
     inbox.close();
   });
