@@ -79,7 +79,9 @@ export class CentralNode {
   private directoryVersion = 0;
   private builtVersion = -1;
   private timers: NodeJS.Timeout[] = [];
-  /** Set by the group layer (issue: multicast) to open delivery tokens. */
+  /** X25519 form of the identity key: authenticates deliveries to sources (crypto_box). */
+  private readonly boxSecret: Uint8Array;
+  /** Set by the group layer to open P2's delivery tokens. */
   hooks: DeliveryHooks = {};
 
   constructor(
@@ -89,6 +91,7 @@ export class CentralNode {
     private readonly opts: CentralOptions,
   ) {
     this.geometry = packetGeometry(opts.params.packetSize, opts.params.maxHops);
+    this.boxSecret = ctx.crypto.ed25519SeedToX25519(ctx.identity.seed);
     mkdirSync(join(ctx.dataDir, 'keys'), { recursive: true, mode: 0o700 });
     this.ring = new MixKeyRing(ctx.crypto, join(ctx.dataDir, 'keys'), {
       epochMs: opts.params.epochSeconds * 1000,
@@ -255,7 +258,12 @@ export class CentralNode {
   }
 
   private sendSealed(s: Session, d: Delivery): void {
-    const sealed = sealDelivery(this.ctx.crypto, s.x25519, d, systemRng(this.ctx.crypto));
+    const sealed = sealDelivery(
+      this.ctx.crypto,
+      { peerPublicKey: s.x25519, secretKey: this.boxSecret },
+      d,
+      systemRng(this.ctx.crypto),
+    );
     this.ctx.metrics.packetsOut.inc({ kind: d.kind === 'dummy' ? 'delivery_dummy' : 'delivery_real' });
     this.ctx.transport.send(s.peer, encodeControl({ type: 'delivery', sealed }));
   }

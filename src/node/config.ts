@@ -210,6 +210,7 @@ const TOP_FIELDS = [
   'network',
   'queue',
   'bridges',
+  'groupRotationSeconds',
 ];
 const NETWORK_FIELDS = Object.keys(DEFAULT_NETWORK);
 

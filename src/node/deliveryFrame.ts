@@ -1,15 +1,18 @@
 import type { CryptoBackend } from '../scramble/crypto/backend.js';
+import { BOX_NONCE_BYTES } from '../scramble/crypto/backend.js';
 import type { Rng } from '../scramble/rng.js';
-import { openSeal, seal } from '../scramble/sealedBox.js';
 import { MalformedMessage, Reader, Writer } from './codec.js';
 import type { DeliveryKind } from './wire.js';
 
 /**
- * A CS→source delivery, sealed to the source's X25519 key so that an observer
- * of the last link sees one fixed-size opaque frame whether it carries a
- * message, a SURB reply or a dummy (cover), and cannot read entry ids either.
+ * A CS→source delivery: nonce(24) | crypto_box(inner, nonce, source's X25519,
+ * CS's X25519). The box is authenticated by CS's static key (the X25519 form
+ * of the pinned identity key), so nobody can forge deliveries and trick the
+ * source into acknowledging (and CS into deleting) entries it never saw, and
+ * it is one fixed size whether it carries a message, a SURB reply or a dummy,
+ * so an observer of the last link cannot tell cover from content.
  *
- *   sealed( entryId u64 | kind u8 | surbId(16) | payload (payloadBytes) )
+ *   inner = entryId u64 | kind u8 | surbId(16) | payload (payloadBytes)
  */
 const KINDS: DeliveryKind[] = ['message', 'surbReply', 'dummy'];
 
@@ -20,20 +23,33 @@ export interface Delivery {
   payload: Uint8Array;
 }
 
-export function sealDelivery(crypto: CryptoBackend, recipientX25519: Uint8Array, d: Delivery, rng: Rng): Uint8Array {
-  const inner = new Writer().u64(d.entryId).u8(KINDS.indexOf(d.kind)).fixed(d.surbId).fixed(d.payload).finish();
-  return seal(crypto, recipientX25519, inner, rng);
+export interface BoxKeys {
+  /** The other side's X25519 public key. */
+  peerPublicKey: Uint8Array;
+  /** Our own X25519 secret key. */
+  secretKey: Uint8Array;
 }
 
-/** Opens a delivery; MalformedMessage when it is not for us or is malformed. */
-export function openDelivery(
-  crypto: CryptoBackend,
-  publicKey: Uint8Array,
-  secretKey: Uint8Array,
-  sealed: Uint8Array,
-): Delivery {
-  const inner = openSeal(crypto, publicKey, secretKey, sealed);
-  if (!inner) throw new MalformedMessage('bad_seal', 'delivery is not sealed to this source');
+export function sealDelivery(crypto: CryptoBackend, keys: BoxKeys, d: Delivery, rng: Rng): Uint8Array {
+  const inner = new Writer().u64(d.entryId).u8(KINDS.indexOf(d.kind)).fixed(d.surbId).fixed(d.payload).finish();
+  const nonce = rng(BOX_NONCE_BYTES);
+  const box = crypto.boxEasy(inner, nonce, keys.peerPublicKey, keys.secretKey);
+  const out = new Uint8Array(nonce.length + box.length);
+  out.set(nonce, 0);
+  out.set(box, nonce.length);
+  return out;
+}
+
+/** Opens a delivery; MalformedMessage when it is not from our CS, not for us, or malformed. */
+export function openDelivery(crypto: CryptoBackend, keys: BoxKeys, sealed: Uint8Array): Delivery {
+  if (sealed.length < BOX_NONCE_BYTES + 16) throw new MalformedMessage('bad_seal', 'delivery is too short');
+  const inner = crypto.boxOpenEasy(
+    sealed.subarray(BOX_NONCE_BYTES),
+    sealed.subarray(0, BOX_NONCE_BYTES),
+    keys.peerPublicKey,
+    keys.secretKey,
+  );
+  if (!inner) throw new MalformedMessage('bad_seal', 'delivery is not from our central server or not for us');
   const r = new Reader(inner);
   const entryId = r.u64();
   const kind = KINDS[r.u8()];

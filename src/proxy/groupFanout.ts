@@ -29,6 +29,12 @@ export class GroupFanout implements FanoutHandler {
 
   constructor(private readonly deps: GroupFanoutDeps) {}
 
+  private others(dir: IndexedDirectory): IndexedDirectory {
+    const self = this.deps.ctx.identity.publicKey;
+    const proxies = dir.proxies.filter((p) => !this.deps.ctx.crypto.equal(p.identityKey, self));
+    return proxies.length > 0 ? { ...dir, proxies } : dir;
+  }
+
   handle(body: Uint8Array): void {
     const { ctx } = this.deps;
     const geometry = this.deps.geometry();
@@ -48,7 +54,8 @@ export class GroupFanout implements FanoutHandler {
     if (!csKey) return countDrop(ctx, 'no_central_key');
     const csId = nodeIdOf(ctx.crypto, dir.central.identityKey);
     for (const copy of copies) {
-      const [p3] = pickProxies(ctx.crypto, dir, 1, epoch);
+      // P3 is another mix than P2 whenever there is one: CS must not see copies come straight from P2.
+      const [p3] = pickProxies(ctx.crypto, this.others(dir), 1, epoch);
       const k3 = p3 ? mixKeyFor(p3, epoch) : undefined;
       const to = p3 ? parsePeer(p3.address) : null;
       if (!p3 || !k3 || !to) {

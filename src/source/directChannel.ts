@@ -295,11 +295,12 @@ export class DirectChannel {
     const o = this.outstanding.get(key);
     if (o) {
       this.outstanding.delete(key);
-      const left = (this.remaining.get(o.msgId) ?? 1) - 1;
-      if (left <= 0) {
+      // A message already reported (failed) stays reported: a late ack changes nothing.
+      const left = this.remaining.get(o.msgId);
+      if (left !== undefined && left <= 1) {
         this.remaining.delete(o.msgId);
         this.deps.onOutcome?.(o.msgId, 'acked');
-      } else this.remaining.set(o.msgId, left);
+      } else if (left !== undefined) this.remaining.set(o.msgId, left - 1);
     }
     return true;
   }

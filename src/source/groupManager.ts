@@ -225,9 +225,7 @@ export class GroupManager {
         'data',
         data,
         systemRng(this.deps.ctx.crypto),
-        {
-          geometry: this.deps.geometry(),
-        },
+        { geometry: this.deps.geometry() },
       );
     } catch (err) {
       if (err instanceof GroupError) throw new ControlError(err.message);
@@ -270,7 +268,7 @@ export class GroupManager {
     return { left: g.name };
   }
 
-  private rekey(i: number, keep: Uint8Array[]): { epoch: number } {
+  private rekey(i: number, keep: Uint8Array[], reason?: 'remove' | 'leave'): { epoch: number } {
     const g = this.groups[i] as GroupState;
     let r: RekeyResult;
     try {
@@ -281,9 +279,7 @@ export class GroupManager {
         keep,
         systemRng(this.deps.ctx.crypto),
         this.deps.ctx.now(),
-        {
-          geometry: this.deps.geometry(),
-        },
+        { geometry: this.deps.geometry(), ...(reason ? { reason } : {}) },
       );
     } catch (err) {
       if (err instanceof GroupError) throw new ControlError(err.message);
@@ -404,6 +400,7 @@ export class GroupManager {
           this.rekey(
             msg.index,
             msg.group.members.map((m) => m.identityKey),
+            'leave',
           );
         }
         break;

@@ -51,7 +51,14 @@ export interface ReceivedDatagram {
 export type PacketSink = (packet: Uint8Array, firstHop: Peer) => void;
 
 const SEEN_IDS = 4096;
-const STEADY_ACK_IDS = 32;
+/**
+ * Ids per steady-mode ack frame (each frame padded to exactly this many): enough
+ * for every slot of a keepalive period at the directory's delivery rate, with
+ * room to spare, within the wire limit.
+ */
+function steadyAckIds(deliveryPerSecond: number, keepaliveMs: number): number {
+  return Math.min(MAX_ACK_IDS, Math.max(32, Math.ceil(deliveryPerSecond * (keepaliveMs / 1000) * 1.5)));
+}
 
 /**
  * The user's node. Sends packets along random routes with sender-chosen
@@ -64,6 +71,8 @@ export class SourceNode {
   private readonly x25519Secret: Uint8Array;
   private readonly x25519Public: Uint8Array;
   private readonly mailbox: Uint8Array;
+  /** The pinned CS key in X25519 form: only deliveries boxed by CS are accepted. */
+  private readonly centralX25519: Uint8Array;
   private readonly seen = new Set<number>();
   private readonly seenOrder: number[] = [];
   private ackIds: number[] = [];
@@ -87,6 +96,7 @@ export class SourceNode {
     this.x25519Secret = ctx.crypto.ed25519SeedToX25519(ctx.identity.seed);
     this.x25519Public = ctx.crypto.ed25519PublicToX25519(ctx.identity.publicKey);
     this.mailbox = mailboxIdOf(ctx.crypto, ctx.identity.publicKey);
+    this.centralX25519 = ctx.crypto.ed25519PublicToX25519(opts.centralKey);
     this.sink = (packet, to) => {
       this.ctx.metrics.packetsOut.inc({ kind: 'sphinx' });
       this.ctx.transport.send(to, packet);
@@ -327,7 +337,11 @@ export class SourceNode {
       case 'delivery': {
         let d: Delivery;
         try {
-          d = openDelivery(this.ctx.crypto, this.x25519Public, this.x25519Secret, msg.sealed);
+          d = openDelivery(
+            this.ctx.crypto,
+            { peerPublicKey: this.centralX25519, secretKey: this.x25519Secret },
+            msg.sealed,
+          );
         } catch (err) {
           if (err instanceof MalformedMessage) return countDrop(this.ctx, 'bad_delivery', err.message);
           throw err;
@@ -389,9 +403,12 @@ export class SourceNode {
     this.ackTimer = null;
     const steady = this.steadyAcks;
     if (this.ackIds.length === 0 && !steady) return;
-    const ids = this.ackIds.splice(0, steady ? STEADY_ACK_IDS : MAX_ACK_IDS);
+    const perFrame = steady
+      ? steadyAckIds(this.directory.current()?.params.deliveryPerSecond ?? 0, this.opts.keepaliveMs)
+      : MAX_ACK_IDS;
+    const ids = this.ackIds.splice(0, perFrame);
     // Id 0 is never an entry: padding that CS ignores.
-    if (steady) while (ids.length < STEADY_ACK_IDS) ids.push(0);
+    if (steady) while (ids.length < perFrame) ids.push(0);
     const timeMs = this.ctx.now();
     const signature = this.ctx.crypto.ed25519Sign(
       this.ctx.identity.seed,

@@ -115,7 +115,13 @@ t.test('network of real processes: CS + 4 proxies + 2 sources', async (t) => {
       );
     } catch (err) {
       // Say what was missing and what both ends saw, so a failure here can be diagnosed from CI output.
-      t.comment(JSON.stringify({ got: inbox.items.map(text), b: await b2.call('status'), cs: await cluster.central.call('status') }));
+      t.comment(
+        JSON.stringify({
+          got: inbox.items.map(text),
+          b: await b2.call('status'),
+          cs: await cluster.central.call('status'),
+        }),
+      );
       throw err;
     }
     t.pass('all entries survived kill -9');

@@ -250,3 +250,11 @@ t.test('bridges: a source may bind groups to local UDP ports; errors name the en
     /only a source has group bridges/,
   );
 });
+
+t.test('the example configs under config/ are valid', async (t) => {
+  for (const role of ['central', 'proxy', 'source']) {
+    const file = path.join(import.meta.dirname, '..', '..', 'config', `${role}.example.json`);
+    const c = loadConfig(file);
+    t.equal(c.role, role, `${role}.example.json loads`);
+  }
+});

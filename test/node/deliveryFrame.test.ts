@@ -1,5 +1,5 @@
 /**
- * Sealed CS→source deliveries (src/node/deliveryFrame.ts): round trip, wrong key and tampering give
+ * Boxed CS→source deliveries (src/node/deliveryFrame.ts): round trip, wrong key, forgery and tampering give
  * MalformedMessage, hostile bytes give MalformedMessage only, and the three kinds are the same size
  * on the wire (the point of the design: the last link does not reveal what it carries).
  */
@@ -12,7 +12,6 @@ import { type DeliveryKind, encodeControl } from '../../src/node/wire.js';
 import { getCrypto } from '../../src/scramble/crypto/index.js';
 import { DEFAULT_GEOMETRY as G } from '../../src/scramble/geometry.js';
 import { seededRng, systemRng } from '../../src/scramble/rng.js';
-import { SEAL_OVERHEAD, seal } from '../../src/scramble/sealedBox.js';
 import { LOW_ORDER_POINTS } from '../scramble/helpers.js';
 import { bytesEqual, FUZZ_SEED, fuzzGen, malformedReason } from './fuzzHelpers.js';
 
@@ -29,6 +28,21 @@ function sourceKeys(seed = crypto.randomBytes(32)): { publicKey: Uint8Array; sec
 }
 const me = sourceKeys();
 const someoneElse = sourceKeys();
+/** The central server's X25519 pair, from its identity like CentralNode's. */
+const cs = sourceKeys();
+/** What CS uses to box a delivery to `me`. */
+const toMe = { peerPublicKey: me.publicKey, secretKey: cs.secretKey };
+/** nonce(24) + Poly1305 tag(16). */
+const FRAME_OVERHEAD = 24 + 16;
+/** A genuine CS box around arbitrary inner bytes. */
+function boxInner(inner: Uint8Array): Uint8Array {
+  const nonce = crypto.randomBytes(24);
+  const box = crypto.boxEasy(inner, nonce, me.publicKey, cs.secretKey);
+  const out = new Uint8Array(24 + box.length);
+  out.set(nonce, 0);
+  out.set(box, 24);
+  return out;
+}
 
 const delivery: fc.Arbitrary<Delivery> = fc.record(
   {
@@ -44,9 +58,9 @@ t.test('seal then open gives the delivery back', async (t) => {
   const det = seededRng(crypto, new TextEncoder().encode(`delivery ${FUZZ_SEED}`));
   fc.assert(
     fc.property(delivery, (d) => {
-      const sealed = sealDelivery(crypto, me.publicKey, d, det);
-      if (sealed.length !== SEAL_OVERHEAD + 8 + 1 + 16 + d.payload.length) throw new Error('unexpected size');
-      const back = openDelivery(crypto, me.publicKey, me.secretKey, sealed);
+      const sealed = sealDelivery(crypto, toMe, d, det);
+      if (sealed.length !== FRAME_OVERHEAD + 8 + 1 + 16 + d.payload.length) throw new Error('unexpected size');
+      const back = openDelivery(crypto, { peerPublicKey: cs.publicKey, secretKey: me.secretKey }, sealed);
       if (back.entryId !== d.entryId || back.kind !== d.kind) throw new Error('header fields differ');
       if (!bytesEqual(back.surbId, d.surbId) || !bytesEqual(back.payload, d.payload)) throw new Error('bytes differ');
     }),
@@ -54,9 +68,9 @@ t.test('seal then open gives the delivery back', async (t) => {
   );
   t.pass('300 deliveries');
   const d: Delivery = { entryId: 7, kind: 'message', surbId: new Uint8Array(16), payload: new Uint8Array([1, 2, 3]) };
-  const a = sealDelivery(crypto, me.publicKey, d, rng);
-  const b = sealDelivery(crypto, me.publicKey, d, rng);
-  t.notOk(bytesEqual(a, b), 'two seals of one delivery share no bytes an observer could match (fresh ephemeral key)');
+  const a = sealDelivery(crypto, toMe, d, rng);
+  const b = sealDelivery(crypto, toMe, d, rng);
+  t.notOk(bytesEqual(a, b), 'two boxes of one delivery share no bytes an observer could match (fresh nonce)');
   t.notOk(bytesEqual(a.subarray(0, 32), b.subarray(0, 32)));
 });
 
@@ -67,39 +81,56 @@ t.test('not for us, or modified: MalformedMessage bad_seal', async (t) => {
     surbId: crypto.randomBytes(16),
     payload: crypto.randomBytes(40),
   };
-  const sealed = sealDelivery(crypto, me.publicKey, d, rng);
+  const sealed = sealDelivery(crypto, toMe, d, rng);
   t.equal(
-    malformedReason(() => openDelivery(crypto, someoneElse.publicKey, someoneElse.secretKey, sealed)),
+    malformedReason(() =>
+      openDelivery(crypto, { peerPublicKey: someoneElse.publicKey, secretKey: someoneElse.secretKey }, sealed),
+    ),
     'bad_seal',
   );
   t.equal(
-    malformedReason(() => openDelivery(crypto, me.publicKey, someoneElse.secretKey, sealed)),
+    malformedReason(() =>
+      openDelivery(crypto, { peerPublicKey: cs.publicKey, secretKey: someoneElse.secretKey }, sealed),
+    ),
     'bad_seal',
   );
   t.equal(
-    malformedReason(() => openDelivery(crypto, someoneElse.publicKey, me.secretKey, sealed)),
+    malformedReason(() =>
+      openDelivery(crypto, { peerPublicKey: someoneElse.publicKey, secretKey: me.secretKey }, sealed),
+    ),
     'bad_seal',
+  );
+  // Forgery: anyone can box to the source's public key, but not as CS.
+  const forged = sealDelivery(crypto, { peerPublicKey: me.publicKey, secretKey: someoneElse.secretKey }, d, rng);
+  t.equal(
+    malformedReason(() => openDelivery(crypto, { peerPublicKey: cs.publicKey, secretKey: me.secretKey }, forged)),
+    'bad_seal',
+    'a delivery boxed by anyone but CS is refused',
   );
   const wrong: string[] = [];
   for (let i = 0; i < sealed.length; i++) {
     for (const mask of [0x01, 0x80]) {
       const bad = sealed.slice();
       bad[i] = (bad[i] as number) ^ mask;
-      const reason = malformedReason(() => openDelivery(crypto, me.publicKey, me.secretKey, bad));
+      const reason = malformedReason(() =>
+        openDelivery(crypto, { peerPublicKey: cs.publicKey, secretKey: me.secretKey }, bad),
+      );
       if (reason !== 'bad_seal') wrong.push(`byte ${i} ^ ${mask}: ${reason}`);
     }
   }
   t.same(wrong, [], `every byte of the ${sealed.length}-byte frame, flipped, is refused`);
-  for (const n of [0, 1, SEAL_OVERHEAD - 1, SEAL_OVERHEAD, sealed.length - 1]) {
+  for (const n of [0, 1, FRAME_OVERHEAD - 1, FRAME_OVERHEAD, sealed.length - 1]) {
     t.equal(
-      malformedReason(() => openDelivery(crypto, me.publicKey, me.secretKey, sealed.subarray(0, n))),
+      malformedReason(() =>
+        openDelivery(crypto, { peerPublicKey: cs.publicKey, secretKey: me.secretKey }, sealed.subarray(0, n)),
+      ),
       'bad_seal',
     );
   }
   const longer = new Uint8Array(sealed.length + 1);
   longer.set(sealed);
   t.equal(
-    malformedReason(() => openDelivery(crypto, me.publicKey, me.secretKey, longer)),
+    malformedReason(() => openDelivery(crypto, { peerPublicKey: cs.publicKey, secretKey: me.secretKey }, longer)),
     'bad_seal',
     'extended',
   );
@@ -107,7 +138,7 @@ t.test('not for us, or modified: MalformedMessage bad_seal', async (t) => {
     const bad = sealed.slice();
     bad.set(p, 0);
     t.equal(
-      malformedReason(() => openDelivery(crypto, me.publicKey, me.secretKey, bad)),
+      malformedReason(() => openDelivery(crypto, { peerPublicKey: cs.publicKey, secretKey: me.secretKey }, bad)),
       'bad_seal',
       `low-order epk ${i}`,
     );
@@ -116,7 +147,9 @@ t.test('not for us, or modified: MalformedMessage bad_seal', async (t) => {
 
 t.test('a genuine seal around a bad inner frame is MalformedMessage', async (t) => {
   const open = (inner: Uint8Array) =>
-    malformedReason(() => openDelivery(crypto, me.publicKey, me.secretKey, seal(crypto, me.publicKey, inner, rng)));
+    malformedReason(() =>
+      openDelivery(crypto, { peerPublicKey: cs.publicKey, secretKey: me.secretKey }, boxInner(inner)),
+    );
   t.equal(open(new Uint8Array(0)), 'truncated', 'empty');
   t.equal(open(new Uint8Array(8)), 'truncated', 'no kind');
   t.equal(open(new Uint8Array(9 + 15)), 'truncated', 'short surbId');
@@ -136,9 +169,8 @@ t.test('a genuine seal around a bad inner frame is MalformedMessage', async (t) 
   );
   const empty = openDelivery(
     crypto,
-    me.publicKey,
-    me.secretKey,
-    seal(crypto, me.publicKey, new Writer().u64(0).u8(2).fixed(new Uint8Array(16)).finish(), rng),
+    { peerPublicKey: cs.publicKey, secretKey: me.secretKey },
+    boxInner(new Writer().u64(0).u8(2).fixed(new Uint8Array(16)).finish()),
   );
   t.same(
     { ...empty, surbId: [...empty.surbId], payload: [...empty.payload] },
@@ -156,7 +188,7 @@ t.test('hostile bytes: only MalformedMessage', async (t) => {
   const valid = Array.from({ length: 20 }, (_, i) =>
     sealDelivery(
       crypto,
-      me.publicKey,
+      toMe,
       { entryId: i, kind: KINDS[i % 3] as DeliveryKind, surbId: g.bytes(16), payload: g.bytes(g.int(300)) },
       rng,
     ),
@@ -173,7 +205,7 @@ t.test('hostile bytes: only MalformedMessage', async (t) => {
         break;
       case 1: {
         // A random frame whose ephemeral key is a low-order point or a copy of a real one.
-        input = g.bytes(SEAL_OVERHEAD + g.int(300));
+        input = g.bytes(FRAME_OVERHEAD + g.int(300));
         input.set(g.int(2) ? g.pick(LOW_ORDER_POINTS) : (g.pick(valid).subarray(0, 32) as Uint8Array), 0);
         break;
       }
@@ -188,7 +220,7 @@ t.test('hostile bytes: only MalformedMessage', async (t) => {
       }
     }
     try {
-      openDelivery(crypto, me.publicKey, me.secretKey, input);
+      openDelivery(crypto, { peerPublicKey: cs.publicKey, secretKey: me.secretKey }, input);
       opened++;
     } catch (err) {
       if (err instanceof MalformedMessage) refused++;
@@ -218,16 +250,16 @@ t.test('a message, a SURB reply and a dummy look alike on the CS→source link',
     { entryId: 3, ...reply },
     { entryId: 0, kind: 'dummy', surbId: new Uint8Array(16), payload: crypto.randomBytes(G.payloadBytes) },
   ];
-  const sealed = deliveries.map((d) => sealDelivery(crypto, me.publicKey, d, rng));
+  const sealed = deliveries.map((d) => sealDelivery(crypto, toMe, d, rng));
   const frames = sealed.map((s) => encodeControl({ type: 'delivery', sealed: s }));
   t.same(
     new Set(sealed.map((s) => s.length)),
-    new Set([SEAL_OVERHEAD + 8 + 1 + 16 + G.payloadBytes]),
+    new Set([FRAME_OVERHEAD + 8 + 1 + 16 + G.payloadBytes]),
     'one sealed size whatever the kind',
   );
   t.equal(new Set(frames.map((f) => f.length)).size, 1, 'one datagram size whatever the kind');
   for (const [i, s] of sealed.entries()) {
-    const back = openDelivery(crypto, me.publicKey, me.secretKey, s);
+    const back = openDelivery(crypto, { peerPublicKey: cs.publicKey, secretKey: me.secretKey }, s);
     t.equal(back.kind, deliveries[i]?.kind, `${back.kind} opens as itself`);
     t.equal(back.payload.length, G.payloadBytes);
   }

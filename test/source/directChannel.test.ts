@@ -31,6 +31,9 @@ import { unframeSealed } from '../../src/source/frames.js';
 
 const crypto = getCrypto('sodium');
 const rng = systemRng(crypto);
+/** The central server's X25519 pair: it boxes every delivery. */
+const CS_SECRET = crypto.randomBytes(32);
+const CS_BOX = { secretKey: CS_SECRET, publicKey: crypto.x25519Base(CS_SECRET) };
 const EPOCH_SECONDS = 3600;
 const EPOCH = 472_000;
 const T0 = EPOCH * EPOCH_SECONDS * 1000 + 60_000;
@@ -202,8 +205,13 @@ class World {
     if (!e) throw new Error('unknown mailbox');
     const stored = decodeStoredEntry(encodeStoredEntry(kind, surbId, payload, G));
     if (!stored) throw new Error('stored entry did not decode');
-    const sealed = sealDelivery(crypto, e.x25519Public, { entryId: this.entryId++, ...stored }, rng);
-    const d = openDelivery(crypto, e.x25519Public, e.x25519Secret, sealed);
+    const sealed = sealDelivery(
+      crypto,
+      { peerPublicKey: e.x25519Public, secretKey: CS_BOX.secretKey },
+      { entryId: this.entryId++, ...stored },
+      rng,
+    );
+    const d = openDelivery(crypto, { peerPublicKey: CS_BOX.publicKey, secretKey: e.x25519Secret }, sealed);
     if (d.kind === 'surbReply') {
       if (!e.channel.onSurbReply(d.surbId, d.payload)) this.unknownSurbs++;
       return;
