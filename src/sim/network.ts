@@ -11,6 +11,8 @@ export interface LocalNetworkOptions {
   timing?: Partial<DaemonTiming>;
   logLevel?: Config['logLevel'];
   extras?: DaemonExtras;
+  /** Loopback address to run on: 127.0.0.1 (default) or ::1. */
+  host?: '127.0.0.1' | '::1';
   /** Sources rotate the keys of groups they administer this often (0 = never). */
   groupRotationSeconds?: number;
 }
@@ -35,10 +37,11 @@ function baseConfig(
   dataDir: string,
   network: NetworkParams,
   logLevel: Config['logLevel'],
+  host: '127.0.0.1' | '::1' = '127.0.0.1',
 ): Config {
   return {
     role,
-    listen: { host: '127.0.0.1', port: 0, family: 4 },
+    listen: { host, port: 0, family: host === '::1' ? 6 : 4 },
     dataDir,
     logLevel,
     metrics: null,
@@ -60,20 +63,24 @@ export async function startLocalNetwork(opts: LocalNetworkOptions): Promise<Loca
   const network = { ...DEFAULT_NETWORK, ...opts.network };
   const timing = { ...SIM_TIMING, ...opts.timing };
   const logLevel = opts.logLevel ?? 'error';
-  const central = await startDaemon(baseConfig('central', join(root, 'central'), network, logLevel), timing);
+  const central = await startDaemon(baseConfig('central', join(root, 'central'), network, logLevel, opts.host), timing);
   const ref = {
-    address: { host: '127.0.0.1', port: central.ctx.transport.local.port, family: 4 as const },
+    address: {
+      host: opts.host ?? '127.0.0.1',
+      port: central.ctx.transport.local.port,
+      family: opts.host === '::1' ? (6 as const) : (4 as const),
+    },
     key: central.ctx.identity.publicKey,
   };
   const proxies: Daemon[] = [];
   for (let i = 0; i < opts.proxies; i++) {
-    const c = baseConfig('proxy', join(root, `proxy${i}`), network, logLevel);
+    const c = baseConfig('proxy', join(root, `proxy${i}`), network, logLevel, opts.host);
     c.central = ref;
     proxies.push(await startDaemon(c, timing));
   }
   const sources: Daemon[] = [];
   for (let i = 0; i < opts.sources; i++) {
-    const c = baseConfig('source', join(root, `source${i}`), network, logLevel);
+    const c = baseConfig('source', join(root, `source${i}`), network, logLevel, opts.host);
     c.central = ref;
     c.groupRotationSeconds = opts.groupRotationSeconds ?? 0;
     sources.push(await startDaemon(c, timing, opts.extras));
