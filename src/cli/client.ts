@@ -63,6 +63,7 @@ export async function recvCommand(argv: {
     }
   });
   await c.call('subscribe', { group: argv.group ?? null });
+  process.stderr.write(`mixd: receiving${argv.group ? ` for ${argv.group}` : ''}; Ctrl-C to stop\n`);
   await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
   c.close();
 }

@@ -166,6 +166,41 @@ t.test('groups over real processes: CS + 5 proxies + 5 sources', async (t) => {
     }
   });
 
+  await t.test('mixd recv --json prints what mixd send sent, until interrupted', async (t) => {
+    const { spawn } = await import('node:child_process');
+    const { ROOT } = await import('../../src/sim/processes.js');
+    const recv = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), 'recv', 'friends', '--json', '--dir', dirs[1] as string],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    let err = '';
+    recv.stdout.on('data', (c) => {
+      out += c;
+    });
+    const ready = new Promise<void>((resolve) =>
+      recv.stderr.on('data', (c) => {
+        err += c;
+        if (err.includes('receiving')) resolve();
+      }),
+    );
+    await ready;
+    const r = cli(2, ['send', 'friends', 'to the cli']);
+    t.equal(r.status, 0, r.stderr);
+    await waitFor('a line from mixd recv', () => out.includes('\n'));
+    const line = JSON.parse(out.split('\n')[0] as string);
+    t.equal(line.group, 'friends');
+    t.equal(line.from, addr[2]);
+    t.equal(Buffer.from(line.data, 'base64').toString(), 'to the cli');
+    const exited = new Promise<number | null>((resolve) => recv.once('exit', (code) => resolve(code)));
+    recv.kill('SIGINT');
+    t.equal(await exited, 0, 'exits cleanly on Ctrl-C');
+  });
+
   await t.test('the library API sends to the group and iterates over received datagrams', async (t) => {
     const { connect } = await import('../../src/index.js');
     const alice = await connect({ dir: dirs[0] as string });
