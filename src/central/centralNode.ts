@@ -20,11 +20,14 @@ import { type Peer, peerKey } from '../node/transport.js';
 import {
   type ControlMessage,
   type DeliveryKind,
-  decodeControl,
+  decodeAnyControl,
   encodeControl,
   FRAME_CONTROL,
+  FRAME_PADDED,
   FRAME_SPHINX,
+  padControl,
   signedBytes,
+  sourceLinkFrameBytes,
 } from '../node/wire.js';
 import { type PacketGeometry, packetGeometry } from '../scramble/geometry.js';
 import type { ReplayCache } from '../scramble/replayCache.js';
@@ -81,6 +84,8 @@ export class CentralNode {
   private timers: NodeJS.Timeout[] = [];
   /** X25519 form of the identity key: authenticates deliveries to sources (crypto_box). */
   private readonly boxSecret: Uint8Array;
+  /** Every datagram CS sends a source has this size (src/node/wire.ts, padded frames). */
+  private readonly linkFrameBytes: number;
   /** Set by the group layer to open P2's delivery tokens. */
   hooks: DeliveryHooks = {};
 
@@ -92,6 +97,7 @@ export class CentralNode {
   ) {
     this.geometry = packetGeometry(opts.params.packetSize, opts.params.maxHops);
     this.boxSecret = ctx.crypto.ed25519SeedToX25519(ctx.identity.seed);
+    this.linkFrameBytes = sourceLinkFrameBytes(this.geometry.payloadBytes);
     mkdirSync(join(ctx.dataDir, 'keys'), { recursive: true, mode: 0o700 });
     this.ring = new MixKeyRing(ctx.crypto, join(ctx.dataDir, 'keys'), {
       epochMs: opts.params.epochSeconds * 1000,
@@ -182,10 +188,10 @@ export class CentralNode {
   onDatagram(bytes: Uint8Array, from: Peer): void {
     const frame = bytes[0];
     if (frame === FRAME_SPHINX) this.onSphinx(bytes);
-    else if (frame === FRAME_CONTROL) {
+    else if (frame === FRAME_CONTROL || frame === FRAME_PADDED) {
       let msg: ControlMessage;
       try {
-        msg = decodeControl(bytes);
+        msg = decodeAnyControl(bytes);
       } catch (err) {
         if (err instanceof MalformedMessage) return countDrop(this.ctx, `control_${err.reason}`, err.message);
         throw err;
@@ -198,6 +204,12 @@ export class CentralNode {
   private send(to: Peer, msg: ControlMessage): void {
     this.ctx.metrics.packetsOut.inc({ kind: msg.type });
     this.ctx.transport.send(to, encodeControl(msg));
+  }
+
+  /** To a source: padded to the link size, like everything on that link. */
+  private sendToSource(to: Peer, msg: ControlMessage): void {
+    this.ctx.metrics.packetsOut.inc({ kind: msg.type });
+    this.ctx.transport.send(to, padControl(encodeControl(msg), this.linkFrameBytes));
   }
 
   private onSphinx(bytes: Uint8Array): void {
@@ -265,7 +277,7 @@ export class CentralNode {
       systemRng(this.ctx.crypto),
     );
     this.ctx.metrics.packetsOut.inc({ kind: d.kind === 'dummy' ? 'delivery_dummy' : 'delivery_real' });
-    this.ctx.transport.send(s.peer, encodeControl({ type: 'delivery', sealed }));
+    this.ctx.transport.send(s.peer, padControl(encodeControl({ type: 'delivery', sealed }), this.linkFrameBytes));
   }
 
   /**
@@ -363,7 +375,7 @@ export class CentralNode {
         if (this.challenges.size >= MAX_CHALLENGES) return countDrop(this.ctx, 'challenge_flood');
         const nonce = crypto.randomBytes(32);
         this.challenges.set(hex(msg.identityKey), { nonce, expires: this.ctx.now() + CHALLENGE_TTL_MS });
-        this.send(from, { type: 'challenge', nonce });
+        this.sendToSource(from, { type: 'challenge', nonce });
         return;
       }
       case 'register': {
@@ -383,7 +395,7 @@ export class CentralNode {
         const mailbox = mailboxIdOf(crypto, msg.identityKey);
         const key = hex(mailbox);
         this.db.meta.put(`acct:${key}`, id).then(
-          () => this.send(from, { type: 'registered', mailbox }),
+          () => this.sendToSource(from, { type: 'registered', mailbox }),
           (err) => this.ctx.log.error({ err }, 'account write failed'),
         );
         this.touch(msg.identityKey, mailbox, from, 0);
@@ -402,7 +414,7 @@ export class CentralNode {
         }
         const mailbox = mailboxIdOf(crypto, msg.identityKey);
         if (this.db.meta.get(`acct:${hex(mailbox)}`) === undefined) {
-          this.send(from, { type: 'error', code: 'not_registered', text: 'register first' });
+          this.sendToSource(from, { type: 'error', code: 'not_registered', text: 'register first' });
           return;
         }
         const s = this.sessions.get(hex(mailbox));

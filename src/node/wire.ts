@@ -160,3 +160,53 @@ export function signedBytes(label: string, ...parts: Array<Uint8Array | number>)
   }
   return w.finish();
 }
+
+/**
+ * Padded control frames, used on the source ↔ CS link so that every datagram
+ * there has one size whatever it is (hello, register, keepalive, ack,
+ * challenge, registered, error, delivery):
+ *
+ *   0x03 | u16 innerLength | inner control frame (0x02 …) | zero padding to the link size
+ *
+ * Only directory requests and responses are left unpadded: they are periodic
+ * and their content is public.
+ */
+export const FRAME_PADDED = 0x03;
+
+/** The source ↔ CS frame size for a packet geometry: a delivery frame (the largest) plus this header. */
+export function sourceLinkFrameBytes(payloadBytes: number): number {
+  const deliveryInner = 8 + 1 + 16 + payloadBytes;
+  const boxed = 24 + 16 + deliveryInner;
+  return 3 + 3 + 2 + boxed;
+}
+
+/** Most entry ids one padded ack can carry on the source ↔ CS link. */
+export function maxAckIdsPerFrame(linkFrameBytes: number): number {
+  const fixed = 3 + 3 + 32 + 8 + 2 + 64;
+  return Math.max(1, Math.min(MAX_ACK_IDS, Math.floor((linkFrameBytes - fixed) / 8)));
+}
+
+export function padControl(frame: Uint8Array, size: number): Uint8Array {
+  if (frame.length + 3 > size) throw new RangeError(`control frame of ${frame.length} bytes does not fit ${size}`);
+  const out = new Uint8Array(size);
+  out[0] = FRAME_PADDED;
+  new DataView(out.buffer).setUint16(1, frame.length, false);
+  out.set(frame, 3);
+  return out;
+}
+
+/** The inner control frame of a padded one; MalformedMessage unless the padding is all zero. */
+export function unpadControl(bytes: Uint8Array): Uint8Array {
+  const r = new Reader(bytes);
+  if (r.u8() !== FRAME_PADDED) throw new MalformedMessage('bad_frame', 'not a padded control frame');
+  const inner = r.fixed(r.u16());
+  for (let i = r.offset(); i < bytes.length; i++) {
+    if (bytes[i] !== 0) throw new MalformedMessage('bad_padding', 'non-zero padding');
+  }
+  return inner;
+}
+
+/** Decodes a control frame, padded or not. */
+export function decodeAnyControl(bytes: Uint8Array): ControlMessage {
+  return decodeControl(bytes[0] === FRAME_PADDED ? unpadControl(bytes) : bytes);
+}

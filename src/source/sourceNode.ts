@@ -12,11 +12,15 @@ import { type Peer, parsePeer } from '../node/transport.js';
 import {
   type ControlMessage,
   type DeliveryKind,
-  decodeControl,
+  decodeAnyControl,
   encodeControl,
   FRAME_CONTROL,
+  FRAME_PADDED,
   MAX_ACK_IDS,
+  maxAckIdsPerFrame,
+  padControl,
   signedBytes,
+  sourceLinkFrameBytes,
 } from '../node/wire.js';
 import { MalformedPacket } from '../scramble/errors.js';
 import { type PacketGeometry, packetGeometry } from '../scramble/geometry.js';
@@ -291,16 +295,22 @@ export class SourceNode {
     this.sendControl({ type: 'keepalive', identityKey: this.ctx.identity.publicKey, timeMs, signature });
   }
 
+  /** Everything a source sends CS is padded to the link size: keepalives look like acks look like hellos. */
   private sendControl(msg: ControlMessage): void {
     this.ctx.metrics.packetsOut.inc({ kind: msg.type });
-    this.ctx.transport.send(this.opts.central, encodeControl(msg));
+    const g = this.requireGeometry();
+    this.ctx.transport.send(this.opts.central, padControl(encodeControl(msg), sourceLinkFrameBytes(g.payloadBytes)));
+  }
+
+  private maxAckIds(): number {
+    return maxAckIdsPerFrame(sourceLinkFrameBytes(this.requireGeometry().payloadBytes));
   }
 
   onDatagram(bytes: Uint8Array, from: Peer): void {
-    if (bytes[0] !== FRAME_CONTROL) return countDrop(this.ctx, 'bad_frame');
+    if (bytes[0] !== FRAME_CONTROL && bytes[0] !== FRAME_PADDED) return countDrop(this.ctx, 'bad_frame');
     let msg: ControlMessage;
     try {
-      msg = decodeControl(bytes);
+      msg = decodeAnyControl(bytes);
     } catch (err) {
       if (err instanceof MalformedMessage) return countDrop(this.ctx, `control_${err.reason}`);
       throw err;
@@ -395,7 +405,7 @@ export class SourceNode {
   private queueAck(id: number): void {
     this.ackIds.push(id);
     if (this.steadyAcks) return;
-    if (this.ackIds.length >= MAX_ACK_IDS) this.flushAcks();
+    if (this.ackIds.length >= this.maxAckIds()) this.flushAcks();
     else if (!this.ackTimer) this.ackTimer = setTimeout(() => this.flushAcks(), 20);
   }
 
@@ -405,10 +415,10 @@ export class SourceNode {
     if (this.ackIds.length === 0 && !steady) return;
     const perFrame = steady
       ? steadyAckIds(this.directory.current()?.params.deliveryPerSecond ?? 0, this.opts.keepaliveMs)
-      : MAX_ACK_IDS;
-    const ids = this.ackIds.splice(0, perFrame);
+      : this.maxAckIds();
+    const ids = this.ackIds.splice(0, Math.min(perFrame, this.maxAckIds()));
     // Id 0 is never an entry: padding that CS ignores.
-    if (steady) while (ids.length < perFrame) ids.push(0);
+    if (steady) while (ids.length < Math.min(perFrame, this.maxAckIds())) ids.push(0);
     const timeMs = this.ctx.now();
     const signature = this.ctx.crypto.ed25519Sign(
       this.ctx.identity.seed,
