@@ -95,6 +95,9 @@ t.test('network of real processes: CS + 4 proxies + 2 sources', async (t) => {
   await t.test('CS killed with SIGKILL while holding mail delivers all of it after restart', async (t) => {
     const b = cluster.sources[1] as (typeof cluster.sources)[0];
     await b.stop('SIGTERM');
+    // Let CS settle first: B's last acks and the 1 s gauge refresh. Otherwise an older entry still
+    // counted (or not yet uncounted) could make us kill CS while one of the 5 is still in the mix.
+    await new Promise((r) => setTimeout(r, 1500));
     const before = (await cluster.central.call<Status>('status')).metrics.mailboxEntries;
     for (let i = 0; i < 5; i++)
       await a.call('sendTo', { to: addrB, data: Buffer.from(`kept ${i}`).toString('base64') });
