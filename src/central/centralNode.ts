@@ -64,6 +64,7 @@ const CHALLENGE_TTL_MS = 30_000;
 const MAX_CHALLENGES = 10_000;
 const DELIVERY_BATCH = 32;
 const STEADY_TICK_MS = 5;
+const SESSION_FORGET_FACTOR = 20;
 
 /**
  * CS: directory authority, final mix hop and mailbox server. It learns single
@@ -143,7 +144,11 @@ export class CentralNode {
     }
     for (const [k, c] of this.challenges) if (c.expires < now) this.challenges.delete(k);
     this.ctx.metrics.mailboxEntries.set(this.mailboxes.durableCount());
-    for (const s of this.sessions.values()) this.flush(s);
+    for (const [k, s] of this.sessions) {
+      // Forget sessions long offline: the table must not grow with every identity that ever registered.
+      if (now - s.lastSeenMs > SESSION_FORGET_FACTOR * this.opts.sessionTimeoutMs) this.sessions.delete(k);
+      else this.flush(s);
+    }
   }
 
   directory(): Directory {
