@@ -146,7 +146,9 @@ export class CentralNode {
     this.ctx.metrics.mailboxEntries.set(this.mailboxes.durableCount());
     for (const [k, s] of this.sessions) {
       // Forget sessions long offline: the table must not grow with every identity that ever registered.
-      if (now - s.lastSeenMs > SESSION_FORGET_FACTOR * this.opts.sessionTimeoutMs) this.sessions.delete(k);
+      // Only after the keepalive freshness window, so a forgotten session's old keepalive is stale.
+      const forgetAfter = Math.max(SESSION_FORGET_FACTOR * this.opts.sessionTimeoutMs, 2 * FRESHNESS_MS);
+      if (now - s.lastSeenMs > forgetAfter) this.sessions.delete(k);
       else this.flush(s);
     }
   }
