@@ -15,6 +15,7 @@ import {
 import { hex, mailboxIdOf } from '../node/ids.js';
 import { MailboxQuotaExceeded, MailboxStore } from '../node/mailboxStore.js';
 import { epochAt, MixKeyRing } from '../node/mixKeys.js';
+import { randomIndex } from '../node/routes.js';
 import { unwrapOrCount } from '../node/sphinxInbox.js';
 import { type Peer, peerKey } from '../node/transport.js';
 import {
@@ -297,7 +298,7 @@ export class CentralNode {
     const period = 1000 / this.opts.params.deliveryPerSecond;
     for (const s of this.sessions.values()) {
       if (!this.online(s)) continue;
-      if (s.nextSlotMs === 0) s.nextSlotMs = now + Math.random() * period;
+      if (s.nextSlotMs === 0) s.nextSlotMs = now + (randomIndex(this.ctx.crypto, 1 << 30) / (1 << 30)) * period;
       if (now < s.nextSlotMs) continue;
       // Never burst to catch up after a stall: that would be a visible pattern.
       s.nextSlotMs = Math.max(s.nextSlotMs + period, now);
