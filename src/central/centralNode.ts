@@ -346,13 +346,26 @@ export class CentralNode {
     }
   }
 
+  /** A source's Ed25519 signature over a labelled message that also names this CS (useless at any other). */
+  private signedBySource(
+    identityKey: Uint8Array,
+    signature: Uint8Array,
+    label: string,
+    ...parts: Array<Uint8Array | number>
+  ): boolean {
+    return this.ctx.crypto.ed25519Verify(
+      identityKey,
+      signedBytes(label, this.ctx.identity.publicKey, ...parts),
+      signature,
+    );
+  }
+
   private fresh(timeMs: number): boolean {
     return Math.abs(this.ctx.now() - timeMs) < FRESHNESS_MS;
   }
 
   private onControl(msg: ControlMessage, from: Peer): void {
     const crypto = this.ctx.crypto;
-    const csKey = this.ctx.identity.publicKey;
     switch (msg.type) {
       case 'dirRequest': {
         const d = this.currentDirectory();
@@ -390,13 +403,7 @@ export class CentralNode {
         const id = hex(msg.identityKey);
         const c = this.challenges.get(id);
         if (!c || !crypto.equal(c.nonce, msg.nonce)) return countDrop(this.ctx, 'bad_challenge');
-        if (
-          !crypto.ed25519Verify(
-            msg.identityKey,
-            signedBytes('register', csKey, msg.nonce, msg.identityKey),
-            msg.signature,
-          )
-        ) {
+        if (!this.signedBySource(msg.identityKey, msg.signature, 'register', msg.nonce, msg.identityKey)) {
           return countDrop(this.ctx, 'bad_signature', 'register');
         }
         this.challenges.delete(id);
@@ -411,13 +418,7 @@ export class CentralNode {
       }
       case 'keepalive': {
         if (!this.fresh(msg.timeMs)) return countDrop(this.ctx, 'stale', 'keepalive');
-        if (
-          !crypto.ed25519Verify(
-            msg.identityKey,
-            signedBytes('keepalive', csKey, msg.identityKey, msg.timeMs),
-            msg.signature,
-          )
-        ) {
+        if (!this.signedBySource(msg.identityKey, msg.signature, 'keepalive', msg.identityKey, msg.timeMs)) {
           return countDrop(this.ctx, 'bad_signature', 'keepalive');
         }
         const mailbox = mailboxIdOf(crypto, msg.identityKey);
@@ -432,13 +433,7 @@ export class CentralNode {
       }
       case 'ack': {
         if (!this.fresh(msg.timeMs)) return countDrop(this.ctx, 'stale', 'ack');
-        if (
-          !crypto.ed25519Verify(
-            msg.identityKey,
-            signedBytes('ack', csKey, msg.identityKey, msg.timeMs, ...msg.ids),
-            msg.signature,
-          )
-        ) {
+        if (!this.signedBySource(msg.identityKey, msg.signature, 'ack', msg.identityKey, msg.timeMs, ...msg.ids)) {
           return countDrop(this.ctx, 'bad_signature', 'ack');
         }
         const mailbox = mailboxIdOf(crypto, msg.identityKey);
