@@ -12,7 +12,7 @@ t.test('a network on IPv6 loopback registers, publishes bracketed addresses and 
   });
   t.teardown(() => net.stop());
   t.match(net.central.ctx.transport.local.host, '::1');
-  const dir = (net.sources[0]?.source as SourceNode).directory.current();
+  const dir = net.sources[0]?.source?.directory.current();
   t.ok(
     dir?.proxies.every((p) => p.address.startsWith('[::1]:')),
     'proxies advertise [::1]:PORT',
