@@ -147,7 +147,10 @@ export function validateConfig(raw: unknown, baseDir: string, overrides: ConfigO
     merged.metrics === undefined || merged.metrics === null
       ? null
       : parseHostPort(merged.metrics, 'metrics', { allowPortZero: true });
-  const crypto = oneOf(merged.crypto, 'crypto', CRYPTO_BACKENDS, 'sodium');
+  // The file (or --crypto) wins; else MIXD_CRYPTO, as for library users of getCrypto(); else sodium.
+  const envCrypto =
+    process.env.MIXD_CRYPTO === 'noble' || process.env.MIXD_CRYPTO === 'sodium' ? process.env.MIXD_CRYPTO : 'sodium';
+  const crypto = oneOf(merged.crypto, 'crypto', CRYPTO_BACKENDS, envCrypto);
   const central = role === 'central' ? null : parseCentral(merged.central, role);
   const network = parseNetwork(merged.network);
   const queueRaw = objectWith(merged.queue ?? {}, 'queue', ['capacity']);

@@ -11,6 +11,8 @@ export interface LocalNetworkOptions {
   timing?: Partial<DaemonTiming>;
   logLevel?: Config['logLevel'];
   extras?: DaemonExtras;
+  /** Crypto backend of every daemon (default sodium). */
+  crypto?: Config['crypto'];
   /** Loopback address to run on: 127.0.0.1 (default) or ::1. */
   host?: '127.0.0.1' | '::1';
   /** Sources rotate the keys of groups they administer this often (0 = never). */
@@ -38,6 +40,7 @@ function baseConfig(
   network: NetworkParams,
   logLevel: Config['logLevel'],
   host: '127.0.0.1' | '::1' = '127.0.0.1',
+  crypto: Config['crypto'] = 'sodium',
 ): Config {
   return {
     role,
@@ -45,7 +48,7 @@ function baseConfig(
     dataDir,
     logLevel,
     metrics: null,
-    crypto: 'sodium',
+    crypto,
     central: null,
     network,
     queue: { capacity: DEFAULT_QUEUE_CAPACITY },
@@ -63,7 +66,10 @@ export async function startLocalNetwork(opts: LocalNetworkOptions): Promise<Loca
   const network = { ...DEFAULT_NETWORK, ...opts.network };
   const timing = { ...SIM_TIMING, ...opts.timing };
   const logLevel = opts.logLevel ?? 'error';
-  const central = await startDaemon(baseConfig('central', join(root, 'central'), network, logLevel, opts.host), timing);
+  const central = await startDaemon(
+    baseConfig('central', join(root, 'central'), network, logLevel, opts.host, opts.crypto),
+    timing,
+  );
   const ref = {
     address: {
       host: opts.host ?? '127.0.0.1',
@@ -74,13 +80,13 @@ export async function startLocalNetwork(opts: LocalNetworkOptions): Promise<Loca
   };
   const proxies: Daemon[] = [];
   for (let i = 0; i < opts.proxies; i++) {
-    const c = baseConfig('proxy', join(root, `proxy${i}`), network, logLevel, opts.host);
+    const c = baseConfig('proxy', join(root, `proxy${i}`), network, logLevel, opts.host, opts.crypto);
     c.central = ref;
     proxies.push(await startDaemon(c, timing));
   }
   const sources: Daemon[] = [];
   for (let i = 0; i < opts.sources; i++) {
-    const c = baseConfig('source', join(root, `source${i}`), network, logLevel, opts.host);
+    const c = baseConfig('source', join(root, `source${i}`), network, logLevel, opts.host, opts.crypto);
     c.central = ref;
     c.groupRotationSeconds = opts.groupRotationSeconds ?? 0;
     sources.push(await startDaemon(c, timing, opts.extras));

@@ -258,3 +258,17 @@ t.test('the example configs under config/ are valid', async (t) => {
     t.equal(c.role, role, `${role}.example.json loads`);
   }
 });
+
+t.test('crypto backend: the config wins, else MIXD_CRYPTO, else sodium', async (t) => {
+  const base = { role: 'central', listen: '127.0.0.1:0', dataDir: '.' };
+  const saved = process.env.MIXD_CRYPTO;
+  t.teardown(() => {
+    if (saved === undefined) delete process.env.MIXD_CRYPTO;
+    else process.env.MIXD_CRYPTO = saved;
+  });
+  delete process.env.MIXD_CRYPTO;
+  t.equal(validateConfig(base, '/tmp').crypto, 'sodium');
+  process.env.MIXD_CRYPTO = 'noble';
+  t.equal(validateConfig(base, '/tmp').crypto, 'noble');
+  t.equal(validateConfig({ ...base, crypto: 'sodium' }, '/tmp').crypto, 'sodium');
+});
