@@ -14,7 +14,7 @@ import { concatBytes } from './bytes.js';
  * tell an invite from a rekey with one seal-open.
  */
 export const DIRECT_VERSION = 1;
-export const DIRECT_KIND = { invite: 1, rekey: 2, datagram: 3 } as const;
+export const DIRECT_KIND = { invite: 1, rekey: 2, datagram: 3, groupControl: 4 } as const;
 
 export function sealDirect(
   crypto: CryptoBackend,

@@ -1,3 +1,4 @@
+import { DIRECT_KIND, DIRECT_VERSION, openDirect, sealDirect } from '../group/direct.js';
 import {
   announceSelf,
   buildFanoutBodies,
@@ -65,8 +66,6 @@ export interface GroupSummary {
   admin: boolean;
 }
 
-/** Announcements go through the group without acks: repeat them (duplicates are suppressed by sequence number). */
-const ANNOUNCE_REPEATS_MS = [0, 1500, 5000];
 /** How long the admin keeps re-announcing a joiner to later joiners. */
 const RECENT_JOIN_MS = 10 * 60_000;
 
@@ -201,15 +200,7 @@ export class GroupManager {
     });
     this.groups.push(sent.group);
     this.save();
-    for (const at of ANNOUNCE_REPEATS_MS) {
-      setTimeout(() => {
-        try {
-          this.multicast(sent.group, sent.c0);
-        } catch (err) {
-          this.deps.ctx.log.warn({ err }, 'announce failed');
-        }
-      }, at).unref();
-    }
+    this.sendControl(sent.group, sent.c0);
     return this.summary(sent.group);
   }
 
@@ -261,7 +252,7 @@ export class GroupManager {
       if (err instanceof GroupError) throw new ControlError(err.message);
       throw err;
     }
-    if (r.kind === 'message') this.multicast(g, r.c0);
+    if (r.kind === 'message') this.sendControl(g, r.c0);
     else if (r.kind === 'handover') this.distribute(g, r.rekey);
     this.groups.splice(i, 1);
     this.save();
@@ -295,7 +286,7 @@ export class GroupManager {
   /** New keys go to each remaining member sealed to it (acked, retransmitted); the notice to everyone under the old key. */
   private distribute(old: GroupState, r: RekeyResult): void {
     for (const m of r.perMember) this.deps.channel().send(m.identityKey, m.sealed, true);
-    this.multicast(old, r.notice);
+    this.sendControl(old, r.notice);
   }
 
   /**
@@ -349,19 +340,47 @@ export class GroupManager {
     return { packets: bodies.length, recipients: others.length };
   }
 
+  /**
+   * Membership control messages (announcements, leaves, rekey notices) must
+   * not be lost: each member gets its own copy of C0 as a direct message,
+   * acknowledged through a SURB and retransmitted until it is (O(n) per
+   * message, which is fine for control traffic; data goes through P2's
+   * fan-out). Retransmitted copies are the same C0, so the receivers' sequence
+   * window drops the duplicates.
+   */
+  private sendControl(g: GroupState, c0: Uint8Array): void {
+    const { ctx } = this.deps;
+    const rng = systemRng(ctx.crypto);
+    for (const m of g.members) {
+      if (ctx.crypto.equal(m.identityKey, this.deps.self.identityKey)) continue;
+      try {
+        const blob = sealDirect(ctx.crypto, m.identityKey, DIRECT_KIND.groupControl, c0, rng);
+        this.deps.channel().send(m.identityKey, blob, true);
+      } catch (err) {
+        ctx.log.warn({ err }, 'group control message not sent');
+      }
+    }
+  }
+
   /** A delivered payload that was not sealed to our own key: try our groups. */
   onGroupPayload(payload: Uint8Array): boolean {
     const { ctx } = this.deps;
-    const now = ctx.now();
     let c0: Uint8Array;
     try {
-      const opened = openDeliveredPayload(ctx.crypto, this.groups, payload, now);
+      const opened = openDeliveredPayload(ctx.crypto, this.groups, payload, ctx.now());
       if (!opened) return false;
       c0 = opened.c0;
     } catch (err) {
       if (err instanceof GroupError) return false;
       throw err;
     }
+    return this.onGroupMessage(c0);
+  }
+
+  /** C0 of a group message, from a fan-out copy or from an acknowledged direct control message. */
+  private onGroupMessage(c0: Uint8Array): boolean {
+    const { ctx } = this.deps;
+    const now = ctx.now();
     let msg: ReturnType<typeof openGroupMessage>;
     try {
       msg = openGroupMessage(ctx.crypto, this.groups, c0, now);
@@ -446,7 +465,7 @@ export class GroupManager {
           },
         );
         this.groups[index] = sent.group;
-        this.multicast(sent.group, sent.c0);
+        this.sendControl(sent.group, sent.c0);
       } catch (err) {
         ctx.log.warn({ err }, 're-announce failed');
       }
@@ -457,6 +476,11 @@ export class GroupManager {
   /** A complete direct message that is not a datagram: an invite or a rekey. */
   onDirect(blob: Uint8Array): boolean {
     const { ctx } = this.deps;
+    const direct = openDirect(ctx.crypto, this.deps.self.identitySeed, blob);
+    if (direct && direct.version === DIRECT_VERSION && direct.kind === DIRECT_KIND.groupControl) {
+      if (!this.onGroupMessage(direct.body)) countDrop(ctx, 'group_control_unopened');
+      return true;
+    }
     try {
       const rekey = openRekey(ctx.crypto, this.deps.self.identitySeed, this.groups, blob, ctx.now());
       if (rekey) {

@@ -58,6 +58,15 @@ t.test('groups over real processes: CS + 5 proxies + 5 sources', async (t) => {
       }
       return true;
     });
+    // Announcements are control messages: each member's copy is acknowledged through a SURB.
+    const joiner = await (cluster.sources[3] as (typeof cluster.sources)[0]).call<{
+      direct: { acksReceived: number; failed: number };
+    }>('status');
+    t.ok(
+      joiner.direct.acksReceived >= 1,
+      `the joiner's announcement was acknowledged (${joiner.direct.acksReceived} acks)`,
+    );
+    t.equal(joiner.direct.failed, 0, 'no control message given up');
   });
 
   await t.test('mixd send reaches the 3 other members exactly once; the outsider gets nothing', async (t) => {
