@@ -18,12 +18,15 @@ export const GROUPS_FILE = 'groups.json';
 export interface GroupStoreData {
   readonly groups: readonly GroupState[];
   readonly pendingInvites: readonly PendingInvite[];
+  /** When each group (hex id) this source administers was last rekeyed: the rotation clock survives restarts. */
+  readonly rotatedAt?: Readonly<Record<string, number>>;
 }
 
 interface StoreJson {
   version: 1;
   groups: GroupJson[];
   pendingInvites: Array<Record<string, string | number>>;
+  rotatedAt: Record<string, number>;
 }
 
 export function pendingInviteToJson(p: PendingInvite): Record<string, string | number> {
@@ -63,6 +66,7 @@ export function storeToJson(data: GroupStoreData): string {
     version: 1,
     groups: data.groups.map(groupToJson),
     pendingInvites: data.pendingInvites.map(pendingInviteToJson),
+    rotatedAt: { ...(data.rotatedAt ?? {}) },
   };
   return `${JSON.stringify(json, null, 2)}\n`;
 }
@@ -83,7 +87,23 @@ export function storeFromJson(text: string): GroupStoreData {
   if (!Array.isArray(o.groups) || !Array.isArray(o.pendingInvites)) {
     throw new InvalidGroupState(`${GROUPS_FILE} lacks groups or pendingInvites arrays`);
   }
-  return { groups: o.groups.map(groupFromJson), pendingInvites: o.pendingInvites.map(pendingInviteFromJson) };
+  const rotatedAt: Record<string, number> = {};
+  if (o.rotatedAt !== undefined) {
+    if (typeof o.rotatedAt !== 'object' || o.rotatedAt === null || Array.isArray(o.rotatedAt)) {
+      throw new InvalidGroupState(`${GROUPS_FILE}: rotatedAt is not an object`);
+    }
+    for (const [k, v] of Object.entries(o.rotatedAt)) {
+      if (!/^[0-9a-f]{32}$/.test(k) || typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+        throw new InvalidGroupState(`${GROUPS_FILE}: rotatedAt entry ${k} is not a group id and a time`);
+      }
+      rotatedAt[k] = v;
+    }
+  }
+  return {
+    groups: o.groups.map(groupFromJson),
+    pendingInvites: o.pendingInvites.map(pendingInviteFromJson),
+    rotatedAt,
+  };
 }
 
 export class GroupStore {

@@ -89,11 +89,12 @@ export class GroupManager {
     const data = await this.store.load();
     this.groups = [...data.groups];
     this.pending = [...data.pendingInvites];
+    for (const [k, v] of Object.entries(data.rotatedAt ?? {})) this.rotatedAt.set(k, v);
   }
 
   private save(): void {
     this.store
-      .save({ groups: this.groups, pendingInvites: this.pending })
+      .save({ groups: this.groups, pendingInvites: this.pending, rotatedAt: Object.fromEntries(this.rotatedAt) })
       .catch((err) => this.deps.ctx.log.error({ err }, 'saving groups failed'));
   }
 

@@ -88,3 +88,23 @@ t.test('fuzz: storeFromJson throws only InvalidGroupState', async () => {
     { numRuns: 1500 },
   );
 });
+
+t.test('the rotation clock (rotatedAt) survives a save and load; a bad one is refused', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'mixd-rot-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const store = new GroupStore(dir);
+  const id = 'ab'.repeat(16);
+  await store.save({ groups: [], pendingInvites: [], rotatedAt: { [id]: 1_700_000_000_000 } });
+  const back = await new GroupStore(dir).load();
+  t.same(back.rotatedAt, { [id]: 1_700_000_000_000 });
+  const legacy = storeFromJson(JSON.stringify({ version: 1, groups: [], pendingInvites: [] }));
+  t.same(legacy.rotatedAt, {}, 'a file without the field loads with an empty clock');
+  t.throws(
+    () => storeFromJson(JSON.stringify({ version: 1, groups: [], pendingInvites: [], rotatedAt: { nothex: 1 } })),
+    InvalidGroupState,
+  );
+  t.throws(
+    () => storeFromJson(JSON.stringify({ version: 1, groups: [], pendingInvites: [], rotatedAt: { [id]: -1 } })),
+    InvalidGroupState,
+  );
+});
