@@ -74,6 +74,11 @@ export async function runCommand(argv: RunArgs): Promise<void> {
     if (stopping) return;
     stopping = true;
     daemon.ctx.log.info({ signal }, 'shutting down');
+    // A shutdown that hangs (a stuck write, a peer holding a socket) must not leave a zombie daemon.
+    setTimeout(() => {
+      daemon.ctx.log.error('shutdown did not finish within 10 s; exiting anyway');
+      process.exit(1);
+    }, 10_000).unref();
     daemon.stop().then(
       () => (tap ? tap.end(() => process.exit(0)) : process.exit(0)),
       (err) => {

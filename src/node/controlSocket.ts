@@ -28,9 +28,17 @@ export interface ControlConnection {
 
 const MAX_LINE = 1 << 20;
 
-export function serveControl(path: string, handler: ControlHandler): Promise<net.Server> {
+export interface ControlServer {
+  /** Stops listening and ends every open connection (a subscriber left open must not block shutdown). */
+  close(): Promise<void>;
+}
+
+export function serveControl(path: string, handler: ControlHandler): Promise<ControlServer> {
   if (existsSync(path)) rmSync(path, { force: true });
+  const open = new Set<net.Socket>();
   const server = net.createServer((sock) => {
+    open.add(sock);
+    sock.on('close', () => open.delete(sock));
     let buf = '';
     const closers: Array<() => void> = [];
     const conn: ControlConnection = {
@@ -89,7 +97,13 @@ export function serveControl(path: string, handler: ControlHandler): Promise<net
     server.once('error', reject);
     server.listen(path, () => {
       chmodSync(path, 0o600);
-      resolve(server);
+      resolve({
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            for (const sock of open) sock.destroy();
+          }),
+      });
     });
   });
 }

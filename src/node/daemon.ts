@@ -1,5 +1,4 @@
 import { mkdirSync } from 'node:fs';
-import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { CentralNode } from '../central/centralNode.js';
 import { GroupError, type InviteKdf, openDeliveredCopyWithKeys } from '../group/index.js';
@@ -196,7 +195,7 @@ export async function startDaemon(
     listen: advertise,
     metrics: await metrics.snapshot(),
   });
-  const control: Server = await serveControl(daemon.controlPath, (method, params, conn) => {
+  const control = await serveControl(daemon.controlPath, (method, params, conn) => {
     const m = methods[method];
     if (!m) throw new ControlError(`unknown method "${method}" for a ${config.role} daemon`);
     return m(params, conn);
@@ -209,7 +208,7 @@ export async function startDaemon(
     daemon.central?.stop();
     daemon.proxy?.stop();
     daemon.source?.stop();
-    await new Promise<void>((r) => control.close(() => r()));
+    await control.close();
     await metricsServer?.close();
     await transport.close();
     await replay.flush();

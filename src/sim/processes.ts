@@ -101,7 +101,11 @@ export function startNode(dir: string, extra: string[] = []): Promise<NodeProces
         async stop(signal = 'SIGTERM') {
           if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
           proc.kill(signal);
-          return exited;
+          // The daemon gives up on a stuck shutdown after 10 s; never wait for ever here either.
+          const guard = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+          const code = await exited;
+          clearTimeout(guard);
+          return code;
         },
       };
       resolvePromise(node);

@@ -67,16 +67,18 @@ export function sourceMethods(source: SourceNode): Record<string, Method> {
     },
     subscribe: (p, conn) => {
       const only = typeof p.group === 'string' ? p.group : null;
-      const off = source.subscribe((d) => {
-        if (only && d.group !== only) return;
-        conn.event('datagram', {
-          kind: d.kind,
-          group: d.group ?? null,
-          from: d.from ?? null,
-          data: Buffer.from(d.data).toString('base64'),
-          receivedAtMs: d.receivedAtMs,
-        });
-      });
+      const off = source.subscribe(
+        (d) => {
+          conn.event('datagram', {
+            kind: d.kind,
+            group: d.group ?? null,
+            from: d.from ?? null,
+            data: Buffer.from(d.data).toString('base64'),
+            receivedAtMs: d.receivedAtMs,
+          });
+        },
+        (d) => !only || d.group === only,
+      );
       const offEvents = source.onEvent((name, data) => conn.event(name, data));
       conn.onClose(() => {
         off();

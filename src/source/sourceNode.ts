@@ -55,6 +55,7 @@ export interface ReceivedDatagram {
 export type PacketSink = (packet: Uint8Array, firstHop: Peer) => void;
 
 const SEEN_IDS = 4096;
+const HELD_DATAGRAMS = 1000;
 /**
  * Ids per steady-mode ack frame (each frame padded to exactly this many): enough
  * for every slot of a keepalive period at the directory's delivery rate, with
@@ -83,7 +84,9 @@ export class SourceNode {
   private ackTimer: NodeJS.Timeout | null = null;
   private timers: NodeJS.Timeout[] = [];
   private lastKeepaliveTime = 0;
-  private subscribers: Array<(d: ReceivedDatagram) => void> = [];
+  private subscribers: Array<{ fn: (d: ReceivedDatagram) => void; wants: (d: ReceivedDatagram) => boolean }> = [];
+  /** Datagrams nobody was listening for yet (e.g. mailbox mail that arrived before `mixd recv` started). */
+  private readonly held: ReceivedDatagram[] = [];
   private registeredWaiters: Array<() => void> = [];
   sink: PacketSink;
   channel: DirectChannel | null = null;
@@ -247,17 +250,41 @@ export class SourceNode {
     return new Promise((resolve) => this.registeredWaiters.push(resolve));
   }
 
-  subscribe(fn: (d: ReceivedDatagram) => void): () => void {
-    this.subscribers.push(fn);
+  /**
+   * Delivers datagrams that `wants` accepts to `fn`, starting with those held
+   * while nobody who wanted them was listening.
+   */
+  subscribe(fn: (d: ReceivedDatagram) => void, wants: (d: ReceivedDatagram) => boolean = () => true): () => void {
+    const sub = { fn, wants };
+    this.subscribers.push(sub);
+    for (let i = 0; i < this.held.length; ) {
+      const d = this.held[i] as ReceivedDatagram;
+      if (wants(d)) {
+        this.held.splice(i, 1);
+        fn(d);
+      } else i++;
+    }
     return () => {
-      this.subscribers = this.subscribers.filter((f) => f !== fn);
+      this.subscribers = this.subscribers.filter((x) => x !== sub);
     };
   }
 
   emit(d: ReceivedDatagram): void {
     this.counters.received++;
     d.receivedAtMs ??= performance.timeOrigin + performance.now();
-    for (const s of this.subscribers) s(d);
+    let taken = false;
+    for (const s of this.subscribers) {
+      if (!s.wants(d)) continue;
+      taken = true;
+      s.fn(d);
+    }
+    if (taken) return;
+    // Bounded: an unattended daemon keeps the newest HELD_DATAGRAMS and counts what it lets go.
+    this.held.push(d);
+    if (this.held.length > HELD_DATAGRAMS) {
+      this.held.shift();
+      countDrop(this.ctx, 'held_datagram_overflow');
+    }
   }
 
   status(): Record<string, unknown> {

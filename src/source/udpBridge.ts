@@ -42,11 +42,13 @@ export class UdpBridge {
             bridge.rejected++;
           }
         });
-        bridge.off = source.subscribe((d) => {
-          if (d.kind !== 'group' || d.group !== group) return;
-          bridge.delivered++;
-          socket.send(d.data, app.port, app.host);
-        });
+        bridge.off = source.subscribe(
+          (d) => {
+            bridge.delivered++;
+            socket.send(d.data, app.port, app.host);
+          },
+          (d) => d.kind === 'group' && d.group === group,
+        );
         resolve(bridge);
       });
     });

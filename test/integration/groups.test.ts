@@ -59,9 +59,11 @@ t.test('groups over real processes: CS + 5 proxies + 5 sources', async (t) => {
       return true;
     });
     // Announcements are control messages: each member's copy is acknowledged through a SURB.
-    const joiner = await (cluster.sources[3] as (typeof cluster.sources)[0]).call<{
-      direct: { acksReceived: number; failed: number };
-    }>('status');
+    type Direct = { direct: { acksReceived: number; failed: number } };
+    const joiner = await waitFor('the joiner to hear an ack for its announcement', async () => {
+      const st = await (cluster.sources[3] as (typeof cluster.sources)[0]).call<Direct>('status');
+      return st.direct.acksReceived >= 1 ? st : false;
+    });
     t.ok(
       joiner.direct.acksReceived >= 1,
       `the joiner's announcement was acknowledged (${joiner.direct.acksReceived} acks)`,
