@@ -4,7 +4,7 @@ import t from 'tap';
 import { mixd } from '../../src/sim/processes.js';
 
 t.test('mixd init writes a config and 0600 keys, and prints what others need', async (t) => {
-  const root = t.testdirName;
+  const root = t.testdir();
   const cs = mixd(['init', '--role', 'central', '--dir', join(root, 'cs'), '--listen', '127.0.0.1:17000']);
   t.equal(cs.status, 0, cs.stderr);
   const key = /publicKey: ([0-9a-f]{64})/.exec(cs.stdout)?.[1];
@@ -43,7 +43,7 @@ t.test('mixd init writes a config and 0600 keys, and prints what others need', a
 });
 
 t.test('bad arguments name the argument and the fix', async (t) => {
-  const root = t.testdirName;
+  const root = t.testdir();
   const noCentral = mixd(['init', '--role', 'proxy', '--dir', join(root, 'p')]);
   t.equal(noCentral.status, 2);
   t.match(noCentral.stderr, /--central HOST:PORT and --central-key KEY are required/);
