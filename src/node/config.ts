@@ -198,8 +198,9 @@ export function parseHostPort(s: unknown, field = 'address', options: { allowPor
   return { host, port, family };
 }
 
-export function formatHostPort(hp: HostPort): string {
-  return hp.family === 6 ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
+/** "IP:PORT", with brackets for IPv6: the inverse of parseHostPort (and what peerKey prints). */
+export function formatHostPort(hp: { host: string; port: number }): string {
+  return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
 }
 
 const TOP_FIELDS = [

@@ -56,10 +56,6 @@ function directoryParams(n: Config['network']): NetworkParams {
   return published;
 }
 
-function hostPortString(h: { host: string; port: number }): string {
-  return h.host.includes(':') ? `[${h.host}]:${h.port}` : `${h.host}:${h.port}`;
-}
-
 /** Starts one node of the configured role with real sockets and a real database. */
 /** In-process knobs that are not part of the config file (simulation, tests). */
 export interface DaemonExtras {
@@ -99,7 +95,7 @@ export async function startDaemon(
     transport,
     now: () => Date.now(),
   };
-  const advertise = hostPortString(transport.local);
+  const advertise = formatHostPort(transport.local);
 
   const methods: Record<string, MethodHandler> = {};
   const daemon: Daemon = {

@@ -1,21 +1,27 @@
 import dgram from 'node:dgram';
+import { formatHostPort, parseHostPort } from './config.js';
 
 export interface Peer {
   host: string;
   port: number;
 }
 
+/** A peer as one string, for comparisons and traces. */
 export function peerKey(p: Peer): string {
-  return p.host.includes(':') ? `[${p.host}]:${p.port}` : `${p.host}:${p.port}`;
+  return formatHostPort(p);
 }
 
-/** Parses "HOST:PORT" or "[V6]:PORT"; null when it is neither. */
-export function parsePeer(s: string): Peer | null {
-  const m = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(s) ?? /^([^:[\]]+):(\d{1,5})$/.exec(s);
-  if (!m) return null;
-  const port = Number(m[2]);
-  if (port < 0 || port > 65535) return null;
-  return { host: m[1] as string, port };
+/**
+ * An address from the network or a control request ("IP:PORT" or "[IPv6]:PORT"), by the same
+ * rules as the config file (src/node/config.ts); null when it is not one.
+ */
+export function parsePeer(s: string, options: { allowPortZero?: boolean } = {}): Peer | null {
+  try {
+    const { host, port } = parseHostPort(s, 'address', options);
+    return { host, port };
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -57,9 +57,9 @@ export function sourceMethods(source: SourceNode): Record<string, Method> {
     groupBind: async (p) => {
       const group = str(p, 'group');
       userFacing(() => source.groups.members(group));
-      const listen = parsePeer(str(p, 'listen'));
+      const listen = parsePeer(str(p, 'listen'), { allowPortZero: true });
       const app = parsePeer(str(p, 'app'));
-      if (!listen || !app) throw new ControlError('"listen" and "app" must be HOST:PORT, e.g. 127.0.0.1:9000');
+      if (!listen || !app) throw new ControlError('"listen" and "app" must be IP:PORT, e.g. 127.0.0.1:9000');
       bridges.get(group)?.close();
       const bridge = await UdpBridge.open(source, group, listen, app);
       bridges.set(group, bridge);
