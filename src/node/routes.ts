@@ -1,9 +1,13 @@
 import type { HopCommand } from '../scramble/commands.js';
 import type { CryptoBackend } from '../scramble/crypto/backend.js';
+import type { PacketGeometry } from '../scramble/geometry.js';
 import type { RouteHop } from '../scramble/header.js';
+import { createPacket } from '../scramble/packet.js';
+import type { Rng } from '../scramble/rng.js';
 import { type IndexedDirectory, mixKeyFor, type NodeDescriptor } from './directory.js';
 import { nodeIdOf } from './ids.js';
 import { epochAt } from './mixKeys.js';
+import { type Peer, parsePeer } from './transport.js';
 
 export class NoRoute extends Error {
   constructor(message: string) {
@@ -87,4 +91,35 @@ export function buildRoute(
     };
   });
   return { route, firstHop: nodes[0] as NodeDescriptor, delays };
+}
+
+export interface RoutedPacket {
+  packet: Uint8Array;
+  /** Where to send it: the first hop's address. */
+  to: Peer;
+  /** The relay delays chosen, in route order. */
+  delays: number[];
+}
+
+/**
+ * The one way every node builds a packet of its own (sources, P2's copies,
+ * mix loops): a route through `mixes` to `last` (buildRoute), the Sphinx
+ * packet carrying `body`, and the first hop's address. NoRoute when a node
+ * lacks a key for `epoch` or has an unusable address.
+ */
+export function routedPacket(
+  crypto: CryptoBackend,
+  geometry: PacketGeometry,
+  dir: IndexedDirectory,
+  mixes: NodeDescriptor[],
+  last: NodeDescriptor,
+  final: HopCommand,
+  body: Uint8Array,
+  epoch: number,
+  rng: Rng,
+): RoutedPacket {
+  const { route, firstHop, delays } = buildRoute(crypto, dir, mixes, last, final, epoch);
+  const to = parsePeer(firstHop.address);
+  if (!to) throw new NoRoute(`first hop has an unusable address ${firstHop.address}`);
+  return { packet: createPacket(crypto, geometry, route, body, rng), to, delays };
 }

@@ -1,11 +1,16 @@
 import { decodeFanout, fanoutCopies, GroupError } from '../group/index.js';
 import { countDrop, type NodeContext } from '../node/context.js';
-import { type IndexedDirectory, mixKeyFor } from '../node/directory.js';
-import { nodeIdOf } from '../node/ids.js';
-import { currentEpoch, exponentialDelayMs, pickProxies } from '../node/routes.js';
-import { type Peer, parsePeer } from '../node/transport.js';
+import type { IndexedDirectory } from '../node/directory.js';
+import {
+  currentEpoch,
+  exponentialDelayMs,
+  NoRoute,
+  pickProxies,
+  type RoutedPacket,
+  routedPacket,
+} from '../node/routes.js';
+import type { Peer } from '../node/transport.js';
 import type { PacketGeometry } from '../scramble/geometry.js';
-import { createPacket } from '../scramble/packet.js';
 import { systemRng } from '../scramble/rng.js';
 import type { FanoutHandler } from './fanoutHandler.js';
 
@@ -50,35 +55,18 @@ export class GroupFanout implements FanoutHandler {
     }
     const now = ctx.now();
     const epoch = currentEpoch(dir, now);
-    const csKey = mixKeyFor(dir.central, epoch);
-    if (!csKey) return countDrop(ctx, 'no_central_key');
-    const csId = nodeIdOf(ctx.crypto, dir.central.identityKey);
     for (const copy of copies) {
-      // P3 is another mix than P2 whenever there is one: CS must not see copies come straight from P2.
-      const [p3] = pickProxies(ctx.crypto, this.others(dir), 1, epoch);
-      const k3 = p3 ? mixKeyFor(p3, epoch) : undefined;
-      const to = p3 ? parsePeer(p3.address) : null;
-      if (!p3 || !k3 || !to) {
-        countDrop(ctx, 'no_route');
+      let routed: RoutedPacket;
+      try {
+        // P3 is another mix than P2 whenever there is one: CS must not see copies come straight from P2.
+        const p3 = pickProxies(ctx.crypto, this.others(dir), 1, epoch);
+        routed = routedPacket(ctx.crypto, geometry, dir, p3, dir.central, { kind: 'deliverToken' }, copy, epoch, rng);
+      } catch (err) {
+        if (!(err instanceof NoRoute)) throw err;
+        countDrop(ctx, 'no_route', err.message);
         continue;
       }
-      const packet = createPacket(
-        ctx.crypto,
-        geometry,
-        [
-          {
-            publicKey: k3,
-            command: {
-              kind: 'relay',
-              next: csId,
-              delayMs: exponentialDelayMs(ctx.crypto, dir.params.meanDelayMs, dir.params.maxDelayMs),
-            },
-          },
-          { publicKey: csKey, command: { kind: 'deliverToken' } },
-        ],
-        copy,
-        rng,
-      );
+      const { packet, to } = routed;
       const hold = exponentialDelayMs(ctx.crypto, dir.params.meanDelayMs, dir.params.maxDelayMs);
       if (this.deps.enqueue(packet, to, now + hold)) this.copies++;
     }

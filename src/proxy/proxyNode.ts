@@ -5,12 +5,11 @@ import { encodeDescriptor, signDocument } from '../node/directory.js';
 import type { DirectoryFetcher } from '../node/directoryFetcher.js';
 import { hex, nodeIdOf } from '../node/ids.js';
 import { keyExpiryMs, MixKeyRing } from '../node/mixKeys.js';
-import { buildRoute, currentEpoch, NoRoute, pickProxies } from '../node/routes.js';
+import { currentEpoch, NoRoute, pickProxies, routedPacket } from '../node/routes.js';
 import { unwrapOrCount } from '../node/sphinxInbox.js';
 import { type Peer, parsePeer } from '../node/transport.js';
 import { decodeControl, encodeControl, FRAME_CONTROL, FRAME_SPHINX } from '../node/wire.js';
 import { type PacketGeometry, packetGeometry } from '../scramble/geometry.js';
-import { createPacket } from '../scramble/packet.js';
 import type { ReplayCache } from '../scramble/replayCache.js';
 import { systemRng } from '../scramble/rng.js';
 import { poissonGapMs } from '../source/coverTraffic.js';
@@ -93,10 +92,18 @@ export class ProxyNode {
     try {
       const epoch = currentEpoch(dir, this.ctx.now());
       const mixes = pickProxies(this.ctx.crypto, dir, 2, epoch);
-      const { route, firstHop } = buildRoute(this.ctx.crypto, dir, mixes, self, { kind: 'drop' }, epoch);
-      const to = parsePeer(firstHop.address);
-      if (!to) return;
-      const packet = createPacket(this.ctx.crypto, this.geometry, route, new Uint8Array(0), systemRng(this.ctx.crypto));
+      const rng = systemRng(this.ctx.crypto);
+      const { packet, to } = routedPacket(
+        this.ctx.crypto,
+        this.geometry,
+        dir,
+        mixes,
+        self,
+        { kind: 'drop' },
+        new Uint8Array(0),
+        epoch,
+        rng,
+      );
       this.ctx.metrics.packetsOut.inc({ kind: 'sphinx' });
       this.ctx.transport.send(to, packet);
     } catch (err) {

@@ -2,12 +2,11 @@ import { MalformedMessage } from '../node/codec.js';
 import { countDrop, type NodeContext } from '../node/context.js';
 import type { IndexedDirectory } from '../node/directory.js';
 import { hex, mailboxIdOf, nodeIdOf } from '../node/ids.js';
-import { buildRoute, currentEpoch, NoRoute, pickProxies } from '../node/routes.js';
+import { buildRoute, currentEpoch, pickProxies, routedPacket } from '../node/routes.js';
 import type { Peer } from '../node/transport.js';
 import { parsePeer } from '../node/transport.js';
 import { MalformedPacket } from '../scramble/errors.js';
 import type { PacketGeometry } from '../scramble/geometry.js';
-import { createPacket } from '../scramble/packet.js';
 import { systemRng } from '../scramble/rng.js';
 import { SEAL_OVERHEAD, seal } from '../scramble/sealedBox.js';
 import {
@@ -160,17 +159,17 @@ export class DirectChannel {
     const targetX = ctx.crypto.ed25519PublicToX25519(target);
     const body = frameSealed(seal(ctx.crypto, targetX, envelope, rng));
     const mixes = pickProxies(ctx.crypto, dir, this.deps.mixHops, epoch);
-    const { route, firstHop, delays } = buildRoute(
+    const { packet, to, delays } = routedPacket(
       ctx.crypto,
+      geometry,
       dir,
       mixes,
       dir.central,
       { kind: 'deliver', mailbox: mailboxIdOf(ctx.crypto, target) },
+      body,
       epoch,
+      rng,
     );
-    const packet = createPacket(ctx.crypto, geometry, route, body, rng);
-    const to = parsePeer(firstHop.address);
-    if (!to) throw new NoRoute(`first hop has an unusable address ${firstHop.address}`);
     this.stats.fragmentsSent++;
     this.deps.send(packet, to);
     return delays;

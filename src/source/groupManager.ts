@@ -33,13 +33,12 @@ import {
 } from '../group/index.js';
 import { countDrop, type NodeContext } from '../node/context.js';
 import { ControlError } from '../node/controlSocket.js';
-import type { IndexedDirectory } from '../node/directory.js';
+import type { IndexedDirectory, NodeDescriptor } from '../node/directory.js';
 import { mixKeyFor } from '../node/directory.js';
-import { hex, mailboxIdOf, nodeIdOf } from '../node/ids.js';
-import { currentEpoch, exponentialDelayMs, NoRoute, pickProxies } from '../node/routes.js';
-import { type Peer, parsePeer } from '../node/transport.js';
+import { hex, mailboxIdOf } from '../node/ids.js';
+import { currentEpoch, NoRoute, pickProxies, routedPacket } from '../node/routes.js';
+import type { Peer } from '../node/transport.js';
 import type { PacketGeometry } from '../scramble/geometry.js';
-import { createPacket } from '../scramble/packet.js';
 import { systemRng } from '../scramble/rng.js';
 import type { DirectChannel } from './directChannel.js';
 
@@ -317,25 +316,8 @@ export class GroupManager {
     );
     for (const body of bodies) {
       // A fresh random P1 and P2 for every bundle: no single P2 sees every bundle of a large group.
-      const [p1, p2] = pickProxies(ctx.crypto, dir, 2, epoch) as [
-        IndexedDirectory['proxies'][0],
-        IndexedDirectory['proxies'][0],
-      ];
-      const k1 = mixKeyFor(p1, epoch) as Uint8Array;
-      const k2 = mixKeyFor(p2, epoch) as Uint8Array;
-      const delayMs = exponentialDelayMs(ctx.crypto, dir.params.meanDelayMs, dir.params.maxDelayMs);
-      const packet = createPacket(
-        ctx.crypto,
-        geometry,
-        [
-          { publicKey: k1, command: { kind: 'relay', next: nodeIdOf(ctx.crypto, p2.identityKey), delayMs } },
-          { publicKey: k2, command: { kind: 'fanout' } },
-        ],
-        body,
-        rng,
-      );
-      const to = parsePeer(p1.address);
-      if (!to) throw new NoRoute(`proxy has an unusable address ${p1.address}`);
+      const [p1, p2] = pickProxies(ctx.crypto, dir, 2, epoch) as [NodeDescriptor, NodeDescriptor];
+      const { packet, to } = routedPacket(ctx.crypto, geometry, dir, [p1], p2, { kind: 'fanout' }, body, epoch, rng);
       this.deps.send(packet, to);
     }
     return { packets: bodies.length, recipients: others.length };

@@ -7,8 +7,8 @@ import { type Delivery, openDelivery } from '../node/deliveryFrame.js';
 import type { IndexedDirectory } from '../node/directory.js';
 import type { DirectoryFetcher } from '../node/directoryFetcher.js';
 import { centralIdOf, hex, mailboxIdOf } from '../node/ids.js';
-import { buildRoute, currentEpoch, NoRoute, pickProxies } from '../node/routes.js';
-import { type Peer, parsePeer } from '../node/transport.js';
+import { currentEpoch, NoRoute, pickProxies, routedPacket } from '../node/routes.js';
+import type { Peer } from '../node/transport.js';
 import {
   type ControlMessage,
   type DeliveryKind,
@@ -24,7 +24,6 @@ import {
 } from '../node/wire.js';
 import { MalformedPacket } from '../scramble/errors.js';
 import { type PacketGeometry, packetGeometry } from '../scramble/geometry.js';
-import { createPacket } from '../scramble/packet.js';
 import { systemRng } from '../scramble/rng.js';
 import { openSeal, seal } from '../scramble/sealedBox.js';
 import { CoverTraffic } from './coverTraffic.js';
@@ -227,10 +226,7 @@ export class SourceNode {
         kind === 'drop'
           ? new Uint8Array(0)
           : frameSealed(seal(this.ctx.crypto, this.x25519Public, loopMarker(this.ctx.crypto.randomBytes(16)), rng));
-      const { route, firstHop } = buildRoute(this.ctx.crypto, dir, mixes, dir.central, final, epoch);
-      const to = parsePeer(firstHop.address);
-      if (!to) return null;
-      return { packet: createPacket(this.ctx.crypto, this.geometry, route, body, rng), to };
+      return routedPacket(this.ctx.crypto, this.geometry, dir, mixes, dir.central, final, body, epoch, rng);
     } catch (err) {
       if (err instanceof NoRoute) return null;
       throw err;
