@@ -9,7 +9,7 @@ import type { LinkEvent, Role } from './adversary.js';
 import { startLocalNetwork } from './network.js';
 import { startCluster } from './processCluster.js';
 import { collect, type Inbox } from './processes.js';
-import { formGroups, type SimGroup } from './workload.js';
+import { formGroups, type GroupMember, localMember, type SimGroup } from './workload.js';
 
 /** What the workload driver needs from a network, in one process or in many. */
 export interface SimNetwork {
@@ -46,7 +46,7 @@ export async function inProcessNetwork(o: SimNetworkOptions): Promise<SimNetwork
     roles,
     sourceEndpoints: net.sources.map(endpoint),
     now: () => performance.now(),
-    formGroups: (groups) => formGroups(sources, groups),
+    formGroups: (groups) => formGroups(sources.map(localMember), groups),
     send: (i, group, data) => {
       (sources[i] as SourceNode).groups.send(group, data);
     },
@@ -100,48 +100,23 @@ export async function multiProcessNetwork(o: SimNetworkOptions): Promise<SimNetw
   let observeFrom = Number.POSITIVE_INFINITY;
   let observeTo = Number.POSITIVE_INFINITY;
   const wall = () => performance.timeOrigin + performance.now();
-  const pass = 'simulation passphrase';
 
   const sim: SimNetwork = {
     roles,
     sourceEndpoints: cluster.sources.map(ep),
     now: wall,
     async formGroups(groups) {
-      for (const g of groups) {
-        const admin = cluster.sources[g.members[0] as number] as (typeof cluster.sources)[0];
-        await admin.call('groupCreate', { name: g.name });
-        for (const m of g.members.slice(1)) {
-          await admin.call('groupInvite', { group: g.name, address: cluster.addresses[m], passphrase: pass });
-        }
-      }
-      const deadline = Date.now() + 120_000;
-      for (const g of groups) {
-        for (const m of g.members.slice(1)) {
-          const s = cluster.sources[m] as (typeof cluster.sources)[0];
-          for (;;) {
-            const names = (await s.call<Array<{ name: string }>>('groupList')).map((x) => x.name);
-            if (names.includes(g.name)) break;
-            if (Date.now() > deadline) throw new Error(`simulation setup: no invite to ${g.name}`);
-            const pending = await s.call<unknown[]>('groupInvites');
-            if (pending.length > 0) await s.call('groupJoin', { passphrase: pass });
-            else await new Promise((r) => setTimeout(r, 100));
-          }
-        }
-      }
-      for (const g of groups) {
-        for (;;) {
-          let ok = true;
-          for (const m of g.members) {
-            const list = await (cluster.sources[m] as (typeof cluster.sources)[0]).call<
-              Array<{ name: string; members: number }>
-            >('groupList');
-            if (list.find((x) => x.name === g.name)?.members !== g.members.length) ok = false;
-          }
-          if (ok) break;
-          if (Date.now() > deadline) throw new Error(`simulation setup: members of ${g.name} do not know each other`);
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
+      const members = cluster.sources.map(
+        (s, i): GroupMember => ({
+          address: cluster.addresses[i] as string,
+          create: (group) => s.call('groupCreate', { name: group }),
+          invite: (group, address, passphrase) => s.call('groupInvite', { group, address, passphrase }),
+          pendingInvites: async () => (await s.call<unknown[]>('groupInvites')).length,
+          join: (passphrase) => s.call('groupJoin', { passphrase }),
+          groups: () => s.call<Array<{ name: string; members: number }>>('groupList'),
+        }),
+      );
+      await formGroups(members, groups, 120_000);
       for (const [i, s] of cluster.sources.entries()) {
         const inbox = await collect(s);
         inboxes.push(inbox);

@@ -21,43 +21,68 @@ export function planGroups(seed: number, sources: number, count: number, size: n
   return groups;
 }
 
+/** What forming groups needs from a member, whether it runs in this process or behind a control socket. */
+export interface GroupMember {
+  address: string;
+  create(group: string): Promise<unknown>;
+  invite(group: string, address: string, passphrase: string): Promise<unknown>;
+  pendingInvites(): Promise<number>;
+  join(passphrase: string): Promise<unknown>;
+  groups(): Promise<Array<{ name: string; members: number }>>;
+}
+
+/** A source daemon in this process as a GroupMember. */
+export function localMember(s: SourceNode): GroupMember {
+  const enc = (p: string) => new TextEncoder().encode(p);
+  return {
+    address: s.address,
+    create: async (g) => s.groups.create(g),
+    invite: async (g, a, p) => s.groups.invite(g, a, enc(p)),
+    pendingInvites: async () => s.groups.invites().length,
+    join: async (p) => s.groups.join(undefined, enc(p)),
+    groups: async () => s.groups.list(),
+  };
+}
+
 /**
  * Forms the groups for real: the first member creates, invites the others
  * (sealed invites through the mixnet, acknowledged by SURB), they unlock with
  * the passphrase and announce themselves. Resolves when every member knows
  * every other one.
  */
-export async function formGroups(sources: SourceNode[], groups: SimGroup[], timeoutMs = 60_000): Promise<void> {
-  const pass = new TextEncoder().encode('simulation passphrase');
+export async function formGroups(members: GroupMember[], groups: SimGroup[], timeoutMs = 60_000): Promise<void> {
+  const pass = 'simulation passphrase';
+  const at = (i: number) => members[i] as GroupMember;
   for (const g of groups) {
-    const admin = sources[g.members[0] as number] as SourceNode;
-    admin.groups.create(g.name);
-    for (const m of g.members.slice(1)) admin.groups.invite(g.name, (sources[m] as SourceNode).address, pass);
+    const admin = at(g.members[0] as number);
+    await admin.create(g.name);
+    for (const m of g.members.slice(1)) await admin.invite(g.name, at(m).address, pass);
   }
   const deadline = Date.now() + timeoutMs;
-  const waitUntil = async (what: string, ok: () => boolean) => {
-    while (!ok()) {
+  const waitUntil = async (what: string, ok: () => Promise<boolean>) => {
+    while (!(await ok())) {
       if (Date.now() > deadline) throw new Error(`simulation setup: timed out waiting for ${what}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };
+  const has = async (m: GroupMember, name: string) => (await m.groups()).some((x) => x.name === name);
   for (const g of groups) {
-    for (const m of g.members.slice(1)) {
-      const s = sources[m] as SourceNode;
+    for (const i of g.members.slice(1)) {
+      const m = at(i);
       // Invites for several groups may be pending: join until this group appears.
-      await waitUntil(`invite to ${g.name}`, () => s.groups.invites().length > 0 || s.groups.names().includes(g.name));
-      while (!s.groups.names().includes(g.name)) {
-        await waitUntil(`invite to ${g.name}`, () => s.groups.invites().length > 0);
-        s.groups.join(undefined, pass);
+      while (!(await has(m, g.name))) {
+        await waitUntil(`invite to ${g.name}`, async () => (await m.pendingInvites()) > 0);
+        await m.join(pass);
       }
     }
   }
   for (const g of groups) {
-    await waitUntil(`members of ${g.name} to know each other`, () =>
-      g.members.every((m) => {
-        const list = (sources[m] as SourceNode).groups.list().find((x) => x.name === g.name);
-        return list?.members === g.members.length;
-      }),
-    );
+    await waitUntil(`members of ${g.name} to know each other`, async () => {
+      for (const i of g.members) {
+        const list = (await at(i).groups()).find((x) => x.name === g.name);
+        if (list?.members !== g.members.length) return false;
+      }
+      return true;
+    });
   }
 }

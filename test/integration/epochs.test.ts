@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { startLocalNetwork } from '../../src/sim/network.js';
-import { formGroups } from '../../src/sim/workload.js';
+import { formGroups, localMember } from '../../src/sim/workload.js';
 import type { SourceNode } from '../../src/source/sourceNode.js';
 
 // Real daemons and UDP sockets in this process, with 3-second key epochs.
@@ -19,7 +19,7 @@ t.test('traffic keeps flowing across key epochs; old keys are erased; group keys
   const got: string[] = [];
   b.subscribe((d) => got.push(Buffer.from(d.data).toString()));
 
-  await formGroups([a, b, c], [{ name: 'rotating', members: [0, 1, 2] }]);
+  await formGroups([a, b, c].map(localMember), [{ name: 'rotating', members: [0, 1, 2] }]);
   const startEpoch = Math.floor(Date.now() / 3000);
   const sent: string[] = [];
   const until = Date.now() + 8000;
