@@ -311,7 +311,12 @@ export function openInvite(crypto: CryptoBackend, identitySeed: Uint8Array, seal
   if (direct === null) return null;
   if (direct.version !== DIRECT_VERSION) throw new MalformedInvite(`unknown direct message version ${direct.version}`);
   if (direct.kind !== DIRECT_KIND.invite) return null;
-  return decodeLocked(crypto.ed25519PublicKey(identitySeed), direct.body);
+  return lockedInvite(crypto, identitySeed, direct.body);
+}
+
+/** The body of an invite direct message the caller has already opened: still locked by its passphrase. */
+export function lockedInvite(crypto: CryptoBackend, identitySeed: Uint8Array, body: Uint8Array): PendingInvite {
+  return decodeLocked(crypto.ed25519PublicKey(identitySeed), body);
 }
 
 /**

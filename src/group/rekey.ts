@@ -280,7 +280,22 @@ export function openRekey(
   if (direct === null) return null;
   if (direct.version !== DIRECT_VERSION) throw new MalformedRekey(`unknown direct message version ${direct.version}`);
   if (direct.kind !== DIRECT_KIND.rekey) return null;
-  const c = decodeRekeyContent(direct.body);
+  return acceptRekey(crypto, identitySeed, groups, direct.body, nowMs, options);
+}
+
+/**
+ * The body of a rekey direct message that the caller has already opened (so a
+ * receiver dispatching on the kind opens each seal once). Verified as in openRekey.
+ */
+export function acceptRekey(
+  crypto: CryptoBackend,
+  identitySeed: Uint8Array,
+  groups: readonly GroupState[],
+  body: Uint8Array,
+  nowMs: number,
+  options: { graceMs?: number } = {},
+): OpenedRekey {
+  const c = decodeRekeyContent(body);
   const index = groups.findIndex((g) => bytesEqual(g.groupId, c.groupId));
   if (index < 0) throw new NotAMember('rekey for a group we are not in');
   const group = groups[index] as GroupState;
@@ -288,7 +303,7 @@ export function openRekey(
   if (!bytesEqual(c.actor, group.admin) || !findMember(group.members, c.actor)) {
     throw new NotAuthorized('rekey is not from the group admin');
   }
-  const signed = direct.body.subarray(0, direct.body.length - 64);
+  const signed = body.subarray(0, body.length - 64);
   if (!crypto.ed25519Verify(c.actor, concatBytes(REKEY_LABEL, signed), c.signature)) {
     throw new BadSignature('rekey signature does not verify');
   }

@@ -1,5 +1,6 @@
-import { DIRECT_KIND, DIRECT_VERSION, openDirect, sealDirect } from '../group/direct.js';
+import { DIRECT_KIND, type DirectMessage, sealDirect } from '../group/direct.js';
 import {
+  acceptRekey,
   announceSelf,
   buildFanoutBodies,
   createGroup,
@@ -17,12 +18,11 @@ import {
   inviteId,
   type LocalIdentity,
   leaveGroup,
+  lockedInvite,
   type Member,
   maxDatagramBytes,
   openDeliveredPayload,
   openGroupMessage,
-  openInvite,
-  openRekey,
   type PendingInvite,
   parseAddress,
   type RekeyResult,
@@ -456,31 +456,33 @@ export class GroupManager {
     this.save();
   }
 
-  /** A complete direct message that is not a datagram: an invite or a rekey. */
-  onDirect(blob: Uint8Array): boolean {
+  /** A direct message (already opened) that is not a datagram: group control, rekey or invite. */
+  onDirect(direct: DirectMessage): boolean {
     const { ctx } = this.deps;
-    const direct = openDirect(ctx.crypto, this.deps.self.identitySeed, blob);
-    if (direct && direct.version === DIRECT_VERSION && direct.kind === DIRECT_KIND.groupControl) {
-      if (!this.onGroupMessage(direct.body)) countDrop(ctx, 'group_control_unopened');
-      return true;
-    }
     try {
-      const rekey = openRekey(ctx.crypto, this.deps.self.identitySeed, this.groups, blob, ctx.now());
-      if (rekey) {
-        this.groups[rekey.index] = rekey.group;
-        this.save();
-        this.deps.event('rekey', { group: rekey.group.name, epoch: rekey.group.epoch });
-        return true;
-      }
-      const invite = openInvite(ctx.crypto, this.deps.self.identitySeed, blob);
-      if (invite) {
-        const id = inviteId(invite);
-        if (!this.pending.some((p) => inviteId(p) === id)) {
-          this.pending.push(invite);
+      switch (direct.kind) {
+        case DIRECT_KIND.groupControl:
+          if (!this.onGroupMessage(direct.body)) countDrop(ctx, 'group_control_unopened');
+          return true;
+        case DIRECT_KIND.rekey: {
+          const rekey = acceptRekey(ctx.crypto, this.deps.self.identitySeed, this.groups, direct.body, ctx.now());
+          this.groups[rekey.index] = rekey.group;
           this.save();
-          this.deps.event('invite', { id });
+          this.deps.event('rekey', { group: rekey.group.name, epoch: rekey.group.epoch });
+          return true;
         }
-        return true;
+        case DIRECT_KIND.invite: {
+          const invite = lockedInvite(ctx.crypto, this.deps.self.identitySeed, direct.body);
+          const id = inviteId(invite);
+          if (!this.pending.some((p) => inviteId(p) === id)) {
+            this.pending.push(invite);
+            this.save();
+            this.deps.event('invite', { id });
+          }
+          return true;
+        }
+        default:
+          return false;
       }
     } catch (err) {
       if (err instanceof GroupError) {
@@ -489,7 +491,6 @@ export class GroupManager {
       }
       throw err;
     }
-    return false;
   }
 
   /** Expires old group keys; rotates the keys of groups we administer on schedule. */

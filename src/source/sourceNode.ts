@@ -200,12 +200,14 @@ export class SourceNode {
 
   /** A complete direct message: a datagram for the application, or an invite / rekey for the group layer. */
   private onDirectMessage(blob: Uint8Array): void {
+    // Opened once here; the group layer gets the opened message and dispatches on its kind.
     const direct = openDirect(this.ctx.crypto, this.ctx.identity.seed, blob);
-    if (direct && direct.version === DIRECT_VERSION && direct.kind === DIRECT_KIND.datagram) {
+    if (!direct || direct.version !== DIRECT_VERSION) return countDrop(this.ctx, 'undecryptable_direct');
+    if (direct.kind === DIRECT_KIND.datagram) {
       this.emit({ kind: 'unicast', data: direct.body });
       return;
     }
-    if (!this.groups.onDirect(blob)) countDrop(this.ctx, 'undecryptable_direct');
+    if (!this.groups.onDirect(direct)) countDrop(this.ctx, 'unknown_direct_kind');
   }
 
   /**
