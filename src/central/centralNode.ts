@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { MalformedMessage } from '../node/codec.js';
 import { countDrop, type NodeContext } from '../node/context.js';
+import { decodeControlOrCount } from '../node/controlInbox.js';
 import type { NodeDatabase } from '../node/database.js';
 import { type Delivery, sealDelivery } from '../node/deliveryFrame.js';
 import {
@@ -21,7 +21,6 @@ import { type Peer, peerKey } from '../node/transport.js';
 import {
   type ControlMessage,
   type DeliveryKind,
-  decodeAnyControl,
   encodeControl,
   FRAME_CONTROL,
   FRAME_PADDED,
@@ -197,15 +196,8 @@ export class CentralNode {
     const frame = bytes[0];
     if (frame === FRAME_SPHINX) this.onSphinx(bytes);
     else if (frame === FRAME_CONTROL || frame === FRAME_PADDED) {
-      let msg: ControlMessage;
-      try {
-        msg = decodeAnyControl(bytes);
-      } catch (err) {
-        if (err instanceof MalformedMessage) return countDrop(this.ctx, `control_${err.reason}`, err.message);
-        throw err;
-      }
-      this.ctx.metrics.packetsIn.inc({ kind: msg.type });
-      this.onControl(msg, from);
+      const msg = decodeControlOrCount(this.ctx, bytes);
+      if (msg) this.onControl(msg, from);
     } else countDrop(this.ctx, 'bad_frame');
   }
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { DelayQueue } from '../node/boundedQueue.js';
 import { countDrop, type NodeContext } from '../node/context.js';
+import { decodeControlOrCount } from '../node/controlInbox.js';
 import { encodeDescriptor, signDocument } from '../node/directory.js';
 import type { DirectoryFetcher } from '../node/directoryFetcher.js';
 import { hex, nodeIdOf } from '../node/ids.js';
@@ -8,7 +9,7 @@ import { keyExpiryMs, MixKeyRing } from '../node/mixKeys.js';
 import { currentEpoch, NoRoute, pickProxies, routedPacket } from '../node/routes.js';
 import { unwrapOrCount } from '../node/sphinxInbox.js';
 import { type Peer, parsePeer } from '../node/transport.js';
-import { decodeControl, encodeControl, FRAME_CONTROL, FRAME_SPHINX } from '../node/wire.js';
+import { encodeControl, FRAME_CONTROL, FRAME_SPHINX } from '../node/wire.js';
 import { type PacketGeometry, packetGeometry } from '../scramble/geometry.js';
 import type { ReplayCache } from '../scramble/replayCache.js';
 import { systemRng } from '../scramble/rng.js';
@@ -153,14 +154,9 @@ export class ProxyNode {
 
   onDatagram(bytes: Uint8Array, from: Peer): void {
     if (bytes[0] === FRAME_CONTROL) {
-      try {
-        const msg = decodeControl(bytes);
-        this.ctx.metrics.packetsIn.inc({ kind: msg.type });
-        if (msg.type === 'dirResponse') this.directory.offer(msg, from);
-        else if (msg.type !== 'descriptorAck') countDrop(this.ctx, 'unexpected_control', msg.type);
-      } catch {
-        countDrop(this.ctx, 'control_malformed');
-      }
+      const msg = decodeControlOrCount(this.ctx, bytes);
+      if (msg?.type === 'dirResponse') this.directory.offer(msg, from);
+      else if (msg && msg.type !== 'descriptorAck') countDrop(this.ctx, 'unexpected_control', msg.type);
       return;
     }
     if (bytes[0] !== FRAME_SPHINX) return countDrop(this.ctx, 'bad_frame');

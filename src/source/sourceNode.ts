@@ -3,6 +3,7 @@ import { DIRECT_KIND, DIRECT_VERSION, openDirect, sealDirect } from '../group/di
 import type { InviteKdf } from '../group/invite.js';
 import { MalformedMessage } from '../node/codec.js';
 import { countDrop, type NodeContext } from '../node/context.js';
+import { decodeControlOrCount } from '../node/controlInbox.js';
 import { type Delivery, openDelivery } from '../node/deliveryFrame.js';
 import type { IndexedDirectory } from '../node/directory.js';
 import type { DirectoryFetcher } from '../node/directoryFetcher.js';
@@ -12,7 +13,6 @@ import type { Peer } from '../node/transport.js';
 import {
   type ControlMessage,
   type DeliveryKind,
-  decodeAnyControl,
   encodeControl,
   FRAME_CONTROL,
   FRAME_PADDED,
@@ -333,14 +333,8 @@ export class SourceNode {
 
   onDatagram(bytes: Uint8Array, from: Peer): void {
     if (bytes[0] !== FRAME_CONTROL && bytes[0] !== FRAME_PADDED) return countDrop(this.ctx, 'bad_frame');
-    let msg: ControlMessage;
-    try {
-      msg = decodeAnyControl(bytes);
-    } catch (err) {
-      if (err instanceof MalformedMessage) return countDrop(this.ctx, `control_${err.reason}`);
-      throw err;
-    }
-    this.ctx.metrics.packetsIn.inc({ kind: msg.type });
+    const msg = decodeControlOrCount(this.ctx, bytes);
+    if (!msg) return;
     const fromCentral = from.port === this.opts.central.port && from.host === this.opts.central.host;
     if (!fromCentral) return countDrop(this.ctx, 'not_from_central');
     switch (msg.type) {
