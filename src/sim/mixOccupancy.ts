@@ -1,0 +1,99 @@
+/**
+ * How full each mix was: the observed per-hop delay and the mean number of
+ * packets inside each proxy (Little's law, L = λ·W), printed next to μ and
+ * λ. Loopix treats about 2 packets per mix as the knee below which a Poisson
+ * mix mixes little. Measured from link times, paired input → output by the
+ * nodes' own observations (which input each output came from); this is a
+ * measurement of the run, not an adversary.
+ */
+
+import type { Endpoint, LinkEvent, NodeObservation } from './adversaries/observation.js';
+
+/** Loopix's knee: fewer packets than this in a mix on average mixes poorly. */
+export const MIX_KNEE_PACKETS = 2;
+
+export interface MixLoad {
+  node: string;
+  /** Packets processed per second. */
+  inputsPerS: number;
+  /** Mean time from a packet's arrival on the link to its successor leaving (ms), relay and fan-out outputs. */
+  perHopDelayMs: number;
+  /** Mean number of packets inside the node (Σ residence / observed time). */
+  meanPackets: number;
+  /** Outputs paired with their input (the sample behind the two means). */
+  pairs: number;
+}
+
+export interface MixLoadSummary {
+  proxies: MixLoad[];
+  /** Outputs-weighted mean over proxies. */
+  perHopDelayMs: number;
+  /** Mean over proxies. */
+  meanPackets: number;
+  /** Proxies below MIX_KNEE_PACKETS. */
+  belowKnee: number;
+}
+
+export function mixLoad(
+  endpoints: Endpoint[],
+  links: LinkEvent[],
+  obs: NodeObservation[],
+  startMs: number,
+  endMs: number,
+): MixLoadSummary {
+  const linkTime = new Map<string, number>();
+  for (const e of links) if (!linkTime.has(e.hash)) linkTime.set(e.hash, e.t);
+  const T = Math.max(1, endMs - startMs);
+  const proxies: MixLoad[] = [];
+  const byNode = new Map<string, NodeObservation[]>();
+  for (const o of obs) {
+    let a = byNode.get(o.node);
+    if (!a) byNode.set(o.node, (a = []));
+    a.push(o);
+  }
+  for (const ep of endpoints) {
+    if (ep.role !== 'proxy') continue;
+    let inputs = 0;
+    let pairs = 0;
+    let delaySum = 0;
+    let residence = 0;
+    for (const o of byNode.get(ep.id) ?? []) {
+      const tin = o.in === undefined ? undefined : linkTime.get(o.in);
+      if (o.in !== undefined) inputs++;
+      const from = tin ?? o.t;
+      if (!o.out || o.out.length === 0) {
+        if (tin !== undefined) residence += Math.max(0, o.t - tin);
+        continue;
+      }
+      for (const x of o.out) {
+        const tout = linkTime.get(x.hash);
+        if (tout === undefined) continue;
+        // Clip to the observed interval so packets straddling its ends count only inside it.
+        residence += Math.max(0, Math.min(tout, endMs) - Math.max(from, startMs));
+        if (tin !== undefined) {
+          delaySum += tout - tin;
+          pairs++;
+        }
+      }
+    }
+    proxies.push({
+      node: ep.id,
+      inputsPerS: (inputs * 1000) / T,
+      perHopDelayMs: pairs ? delaySum / pairs : 0,
+      meanPackets: residence / T,
+      pairs,
+    });
+  }
+  let w = 0;
+  let d = 0;
+  for (const p of proxies) {
+    w += p.pairs;
+    d += p.perHopDelayMs * p.pairs;
+  }
+  return {
+    proxies,
+    perHopDelayMs: w ? d / w : 0,
+    meanPackets: proxies.length ? proxies.reduce((s, p) => s + p.meanPackets, 0) / proxies.length : 0,
+    belowKnee: proxies.filter((p) => p.meanPackets < MIX_KNEE_PACKETS).length,
+  };
+}
