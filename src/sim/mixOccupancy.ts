@@ -8,6 +8,7 @@
  */
 
 import type { Endpoint, LinkEvent, NodeObservation } from './adversaries/observation.js';
+import { getOrInsert } from './getOrInsert.js';
 
 /** Loopix's knee: fewer packets than this in a mix on average mixes poorly. */
 export const MIX_KNEE_PACKETS = 2;
@@ -47,8 +48,7 @@ export function mixLoad(
   const proxies: MixLoad[] = [];
   const byNode = new Map<string, NodeObservation[]>();
   for (const o of obs) {
-    let a = byNode.get(o.node);
-    if (!a) byNode.set(o.node, (a = []));
+    const a = getOrInsert(byNode, o.node, () => []);
     a.push(o);
   }
   for (const ep of endpoints) {

@@ -275,6 +275,7 @@ function parseMeta(f: Fields): MetaRecord {
   const run: RunParams = { seed: r.num('seed'), duration_ms: r.nonNeg('duration_ms') };
   for (const [k, v] of Object.entries(rawRun)) {
     if (k === 'seed' || k === 'duration_ms') continue;
+    if (k === '__proto__') r.fail(k, 'reserved name');
     if (typeof v === 'number' ? !Number.isFinite(v) : typeof v !== 'string' && typeof v !== 'boolean') {
       r.fail(k, 'must be a finite number, a string or a boolean');
     }
@@ -327,6 +328,7 @@ function parseObs(f: Fields): ObsRecord {
     f.obj('fields');
     const fields: Record<string, string | number | boolean> = {};
     for (const [k, v] of Object.entries(f.raw('fields') as Obj)) {
+      if (k === '__proto__') f.fail(`fields.${k}`, 'reserved name');
       if (typeof v === 'number' ? !Number.isFinite(v) : typeof v !== 'string' && typeof v !== 'boolean') {
         f.fail(`fields.${k}`, 'must be a finite number, a string or a boolean');
       }

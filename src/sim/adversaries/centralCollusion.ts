@@ -21,6 +21,7 @@
  * it would need timing through two honest delays).
  */
 
+import { getOrInsert } from '../getOrInsert.js';
 import {
   type DelayKernel,
   type GapKernel,
@@ -104,14 +105,16 @@ export function centralCollusion(view: CollusionView, options: MaliciousCentralO
   const arrivals = new Map<string, LinkEvent[]>();
   for (const e of csView.links) {
     if (e.to !== cs || !copyOwner.has(e.hash)) continue;
-    let a = arrivals.get(e.from);
-    if (!a) arrivals.set(e.from, (a = []));
+    const a = getOrInsert(arrivals, e.from, () => []);
     a.push(e);
   }
   const arrivalTimes = new Map([...arrivals].map(([p, a]) => [p, Float64Array.from(a, (e) => e.t)] as const));
 
-  /** Where a copy leaving a colluding P2 reached CS: CS input hash → probability. */
-  const copyArrival = (hash: string, p3: string): Map<string, number> => {
+  /**
+   * Where a copy leaving a colluding P2 reached CS: CS input hash → probability, from P3's delay
+   * and a prior on the owner of each candidate arrival.
+   */
+  const copyArrival = (hash: string, p3: string, prior: (owner: string | undefined) => number): Map<string, number> => {
     const out = new Map<string, number>();
     if (colluding.has(p3)) {
       const relay = byIn.get(hash);
@@ -126,7 +129,7 @@ export function centralCollusion(view: CollusionView, options: MaliciousCentralO
     let z = 0;
     const w: Array<[string, number]> = [];
     for (let i = lowerBound(times, sent.t); i < times.length && times[i] <= sent.t + hopSupport; i++) {
-      const x = Math.exp(kernelLogPdf(hop, times[i] - sent.t));
+      const x = Math.exp(kernelLogPdf(hop, times[i] - sent.t)) * prior(copyOwner.get(list[i].hash));
       if (x > 0) {
         w.push([list[i].hash, x]);
         z += x;
@@ -138,16 +141,15 @@ export function centralCollusion(view: CollusionView, options: MaliciousCentralO
 
   interface Bundle {
     key?: string;
-    /** copy hash → (CS input hash → probability). */
+    /** Outputs of the fan-out: (copy hash, next hop). */
+    outs: Array<{ hash: string; to: string }>;
+    /** Per copy: CS input hash → probability that the copy arrived as it. */
     copies: Array<Map<string, number>>;
     received: Map<string, number>;
     exactSender?: string;
   }
-  const bundles: Bundle[] = [];
-  let sendersNamedByP1 = 0;
-  for (const f of proxyObs) {
-    if (f.op !== 'fanout' || !f.out) continue;
-    const copies = f.out.map((x) => copyArrival(x.hash, x.to));
+  /** Probability that each owner got a copy of the bundle (the copies go to distinct owners). */
+  const receivedBy = (copies: Array<Map<string, number>>): Map<string, number> => {
     const notReceived = new Map<string, number>();
     for (const c of copies) {
       for (const [h, p] of c) {
@@ -155,8 +157,15 @@ export function centralCollusion(view: CollusionView, options: MaliciousCentralO
         if (owner !== undefined) notReceived.set(owner, (notReceived.get(owner) ?? 1) * (1 - p));
       }
     }
-    const received = new Map([...notReceived].map(([s, q]) => [s, 1 - q] as const));
-    const b: Bundle = { copies, received };
+    return new Map([...notReceived].map(([s, q]) => [s, 1 - q] as const));
+  };
+  const bundles: Bundle[] = [];
+  let sendersNamedByP1 = 0;
+  for (const f of proxyObs) {
+    if (f.op !== 'fanout' || !f.out) continue;
+    const outs = f.out.map((x) => ({ hash: x.hash, to: x.to }));
+    const copies = outs.map((x) => copyArrival(x.hash, x.to, () => 1));
+    const b: Bundle = { outs, copies, received: receivedBy(copies) };
     if (f.key !== undefined) b.key = f.key;
     // A colluding P1 in front: it saw which source handed it this bundle.
     const bundleLink = f.in === undefined ? undefined : link.get(f.in);
@@ -170,14 +179,24 @@ export function centralCollusion(view: CollusionView, options: MaliciousCentralO
     }
     bundles.push(b);
   }
-  // Group key → members: everyone who received under it, and every named sender.
+  // Group key → members. A member receives copies of most bundles under its group's key, a stranger
+  // only by a timing mix-up: membership = expected copies received, relative to the best-served
+  // owner (half of that counts as certain); a sender a colluding P1 named is a member.
   const keyMembers = new Map<string, Map<string, number>>();
-  for (const b of bundles) {
-    if (b.key === undefined) continue;
-    let m = keyMembers.get(b.key);
-    if (!m) keyMembers.set(b.key, (m = new Map()));
-    for (const [s, p] of b.received) m.set(s, Math.max(m.get(s) ?? 0, p));
-    if (b.exactSender) m.set(b.exactSender, 1);
+  const keyBundles = new Map<string, Bundle[]>();
+  for (const b of bundles) if (b.key !== undefined) getOrInsert(keyBundles, b.key, () => []).push(b);
+  for (const [key, list] of keyBundles) {
+    const expected = new Map<string, number>();
+    for (const b of list) for (const [s, p] of b.received) expected.set(s, (expected.get(s) ?? 0) + p);
+    const top = Math.max(1e-9, ...expected.values());
+    const m = new Map([...expected].map(([s, e]) => [s, Math.min(1, e / (0.5 * top))] as const));
+    for (const b of list) if (b.exactSender) m.set(b.exactSender, 1);
+    keyMembers.set(key, m);
+    // Second pass: a copy more likely reached a member of its bundle's group.
+    for (const b of list) {
+      b.copies = b.outs.map((x) => copyArrival(x.hash, x.to, (o) => 0.02 + (o === undefined ? 0 : (m.get(o) ?? 0))));
+      b.received = receivedBy(b.copies);
+    }
   }
   const senderGetsCopy = view.public.network.sender_gets_copy;
   const affinity = (a: string, b: string) => (a === b ? 1 : (base.affinity.get(pairKey(a, b)) ?? 0));
@@ -215,8 +234,7 @@ export function centralCollusion(view: CollusionView, options: MaliciousCentralO
   for (const b of bundles) {
     for (const c of b.copies) {
       for (const [h, p] of c) {
-        let l = fromBundle.get(h);
-        if (!l) fromBundle.set(h, (l = []));
+        const l = getOrInsert(fromBundle, h, () => []);
         l.push([b, p]);
       }
     }
@@ -231,8 +249,7 @@ export function centralCollusion(view: CollusionView, options: MaliciousCentralO
     const w = expand(g, candidates);
     for (let i = 0; i < w.length; i++) w[i] *= Math.max(0, 1 - mass * scale);
     for (const [b, p] of links) {
-      let post = posteriorCache.get(b);
-      if (!post) posteriorCache.set(b, (post = bundlePosterior(b)));
+      const post = getOrInsert(posteriorCache, b, () => bundlePosterior(b));
       for (let i = 0; i < w.length; i++) w[i] += p * scale * post[i];
     }
     return guessFromWeights(g.event, candidates, w);

@@ -4,6 +4,7 @@
  * gifted (giftedCentral.ts).
  */
 
+import { getOrInsert } from '../getOrInsert.js';
 import type { Trace } from '../trace.js';
 import type { CentralGift } from './observation.js';
 import { centralOf } from './views.js';
@@ -11,8 +12,7 @@ import { centralOf } from './views.js';
 export function centralGift(trace: Trace): CentralGift {
   const groups = new Map<string, Set<string>>();
   for (const m of trace.truth.memberships) {
-    let g = groups.get(m.group);
-    if (!g) groups.set(m.group, (g = new Set()));
+    const g = getOrInsert(groups, m.group, () => new Set());
     for (const x of m.members) g.add(x);
   }
   const cs = centralOf(trace);
@@ -21,8 +21,7 @@ export function centralGift(trace: Trace): CentralGift {
     if (p.kind !== 'real' || p.msg === undefined || p.recipient === undefined) continue;
     for (const h of p.hops) {
       if (h.to !== cs) continue;
-      let list = byMessage.get(p.msg);
-      if (!list) byMessage.set(p.msg, (list = []));
+      const list = getOrInsert(byMessage, p.msg, () => []);
       list.push(h.hash);
     }
   }

@@ -21,6 +21,7 @@
  * own backward trace to the S→P1 sends. Baseline: uniform over sources.
  */
 
+import { getOrInsert } from '../getOrInsert.js';
 import {
   type DelayKernel,
   guessFromWeights,
@@ -73,8 +74,7 @@ export function globalHopByHop(view: GlobalView, options: HopByHopOptions = {}):
   const events = usefulLinks(view.links, view.public, model.roles);
   const byNode = new Map<string, number[]>();
   events.forEach((e, i) => {
-    let a = byNode.get(e.to);
-    if (!a) byNode.set(e.to, (a = []));
+    const a = getOrInsert(byNode, e.to, () => []);
     a.push(i);
   });
   const inputs = new Map<string, NodeInputs>();

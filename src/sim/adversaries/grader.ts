@@ -13,6 +13,7 @@
  * (k − #better) / #tied, clamped to [0, 1].
  */
 
+import { getOrInsert } from '../getOrInsert.js';
 import { type AucEstimate, aucWithInterval } from '../stats.js';
 import type { Trace, TruthMessageRecord, TruthPacketRecord } from '../trace.js';
 import type { AttributionGuess, PairScore, SenderGuess, SiblingGuess } from './observation.js';
@@ -34,14 +35,12 @@ export function indexTruth(trace: Trace): TruthIndex {
   const fanoutNodes = new Map<string, Set<string>>();
   for (const f of trace.truth.fanouts) {
     if (f.msg === undefined) continue;
-    let s = fanoutNodes.get(f.msg);
-    if (!s) fanoutNodes.set(f.msg, (s = new Set()));
+    const s = getOrInsert(fanoutNodes, f.msg, () => new Set());
     s.add(f.node);
   }
   const memberships = new Map<string, Array<{ t: number; members: string[] }>>();
   for (const r of [...trace.truth.memberships].sort((a, b) => a.t - b.t)) {
-    let list = memberships.get(r.group);
-    if (!list) memberships.set(r.group, (list = []));
+    const list = getOrInsert(memberships, r.group, () => []);
     list.push({ t: r.t, members: r.members });
   }
   return { byHash, messages, fanoutNodes, memberships };
@@ -50,7 +49,7 @@ export function indexTruth(trace: Trace): TruthIndex {
 /** The real message an observed event carries, if any. */
 export function messageOf(idx: TruthIndex, hash: string): TruthMessageRecord | undefined {
   const p = idx.byHash.get(hash);
-  if (!p || p.kind !== 'real' || p.msg === undefined) return undefined;
+  if (p?.kind !== 'real' || p.msg === undefined) return undefined;
   return idx.messages.get(p.msg);
 }
 
@@ -102,8 +101,7 @@ export function gradeSenderGuesses(guesses: SenderGuess[], idx: TruthIndex, o: S
     const m = messageOf(idx, g.event);
     if (!m || (o.filter && !o.filter(m))) continue;
     events++;
-    let acc = per.get(m.id);
-    if (!acc) per.set(m.id, (acc = { top1: 0, top3: 0, h: 0, n: 0 }));
+    const acc = getOrInsert(per, m.id, () => ({ top1: 0, top3: 0, h: 0, n: 0 }));
     acc.top1 += topKScore(g, m.sender, 1);
     acc.top3 += topKScore(g, m.sender, 3);
     acc.h += g.entropyBits;
@@ -145,8 +143,7 @@ export function gradeSiblings(guesses: SiblingGuess[], idx: TruthIndex): Sibling
     };
     // A copy whose message had no other copy has no sibling to find.
     if (m.recipients.length < 2) continue;
-    let acc = per.get(m.id);
-    if (!acc) per.set(m.id, (acc = { hit: 0, base: 0, n: 0 }));
+    const acc = getOrInsert(per, m.id, () => ({ hit: 0, base: 0, n: 0 }));
     acc.n++;
     if (g.ranked.length > 0) {
       const best = g.ranked[0][1];

@@ -3,6 +3,7 @@
  * observed link events, and compact posteriors. Pure; sees no ground truth.
  */
 
+import { getOrInsert } from '../getOrInsert.js';
 import type { LinkEvent, PublicParams, SenderGuess } from './observation.js';
 
 /** Narrowest per-stage delay scale a kernel uses (ms): even with μ = 0 time stamps jitter by link latency. */
@@ -191,11 +192,9 @@ export function nodeTimes(links: LinkEvent[]): Map<string, { inputs: Float64Arra
   const ins = new Map<string, number[]>();
   const outs = new Map<string, number[]>();
   for (const e of links) {
-    let a = ins.get(e.to);
-    if (!a) ins.set(e.to, (a = []));
+    const a = getOrInsert(ins, e.to, () => []);
     a.push(e.t);
-    let b = outs.get(e.from);
-    if (!b) outs.set(e.from, (b = []));
+    const b = getOrInsert(outs, e.from, () => []);
     b.push(e.t);
   }
   const res = new Map<string, { inputs: Float64Array; outputs: Float64Array }>();
@@ -263,7 +262,7 @@ export function gapKernel(stages: number, scale: number): GapKernel {
 export function guessFromWeights(event: string, candidates: string[], weights: ArrayLike<number>): SenderGuess {
   const n = candidates.length;
   let z = 0;
-  for (let i = 0; i < n; i++) z += weights[i] > 0 ? weights[i] : 0;
+  for (let i = 0; i < n; i++) z += Math.max(weights[i], 0);
   const p = new Float64Array(n);
   if (!(z > 0) || !Number.isFinite(z)) p.fill(n ? 1 / n : 0);
   else for (let i = 0; i < n; i++) p[i] = weights[i] > 0 ? weights[i] / z : 0;
