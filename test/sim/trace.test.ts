@@ -210,11 +210,15 @@ t.test('fuzz: arbitrary text and mutated records only ever throw TraceFormatErro
     out: [{ hash: 'x', to: 'p2', delayMs: 3 }],
     key: 'k',
   });
+  let rejected = 0;
+  let accepted = 0;
   const check = (line: string) => {
     try {
       parseTraceLine(line);
+      accepted++;
     } catch (err) {
       if (!(err instanceof TraceFormatError)) throw err;
+      rejected++;
     }
     return true;
   };
@@ -231,6 +235,10 @@ t.test('fuzz: arbitrary text and mutated records only ever throw TraceFormatErro
       check(JSON.stringify({ type: 'truth', what: 'packet', id: 'p', kind: 'real', hops: v }) ?? ''),
     ),
     { numRuns: 300 },
+  );
+  t.ok(
+    rejected > 1000 && accepted > 10,
+    `${rejected} rejected, ${accepted} accepted (unknown types or harmless mutations)`,
   );
 });
 
