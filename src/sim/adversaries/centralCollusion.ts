@@ -32,7 +32,7 @@ import {
   lowerBound,
   MIN_SCALE_MS,
 } from './kernels.js';
-import { type MaliciousCentralOptions, maliciousCentral, pairKey, senderFromSiblings } from './maliciousCentral.js';
+import { type MaliciousCentralOptions, maliciousCentral, senderFromSiblings } from './maliciousCentral.js';
 import type { CentralView, CollusionView, LinkEvent, NodeObservation, SenderGuess } from './observation.js';
 
 export interface CollusionResult {
@@ -199,7 +199,6 @@ export function centralCollusion(view: CollusionView, options: MaliciousCentralO
     }
   }
   const senderGetsCopy = view.public.network.sender_gets_copy;
-  const affinity = (a: string, b: string) => (a === b ? 1 : (base.affinity.get(pairKey(a, b)) ?? 0));
   const kernel: GapKernel = gapKernel(view.public.network.hops_after_fanout, hop.scale);
   const bundlePosterior = (b: Bundle): Float64Array => {
     if (b.exactSender !== undefined) {
@@ -220,8 +219,7 @@ export function centralCollusion(view: CollusionView, options: MaliciousCentralO
     const g = senderFromSiblings(
       { hash: '', t: 0, owner: first[0] },
       rest.map(([owner, weight]) => ({ t: 0, owner, weight })),
-      candidates,
-      affinity,
+      base.affinity,
       () => 1,
       kernel,
       senderGetsCopy,

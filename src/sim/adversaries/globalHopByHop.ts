@@ -30,6 +30,7 @@ import {
   lowerBound,
   sourceIds,
   subsampleByHash,
+  upperBound,
 } from './kernels.js';
 import { calibrateNetwork, type NetworkModel, usefulLinks } from './networkModel.js';
 import type { GlobalView, LinkEvent, Role, SenderGuess } from './observation.js';
@@ -37,7 +38,7 @@ import type { GlobalView, LinkEvent, Role, SenderGuess } from './observation.js'
 export interface HopByHopOptions {
   /** Deliveries analysed at most (deterministic subsample by hash). Default 20 000. */
   maxEvents?: number;
-  /** Ancestors kept per event and step. Default 24. */
+  /** Ancestors kept per event and step (at most 63). Default 16. */
   beam?: number;
   /** EM iterations of the fan-out join. Default 12; 0 = no join (each copy on its own). */
   joinIterations?: number;
@@ -53,11 +54,14 @@ export interface HopByHopResult {
   joinedDeliveries: number;
 }
 
-/** A sparse distribution over events: parallel arrays, heaviest first. */
-interface Sparse {
-  idx: Int32Array;
-  p: Float64Array;
-}
+/**
+ * A sparse distribution over events, stored in the arena at [off, off + len), heaviest first,
+ * encoded as one number (off · 64 + len; len ≤ MAX_BEAM) so that memo tables hold no objects.
+ */
+type Sparse = number;
+const MAX_BEAM = 63;
+const offOf = (s: Sparse) => Math.floor(s / 64);
+const lenOf = (s: Sparse) => s % 64;
 
 interface NodeInputs {
   times: Float64Array;
@@ -65,11 +69,38 @@ interface NodeInputs {
   index: Int32Array;
 }
 
+/** The k-th largest of a[0..n) (1-based k ≤ n), by quickselect; reorders a. */
+function kthLargest(a: Float64Array, n: number, k: number): number {
+  let lo = 0;
+  let hi = n - 1;
+  const want = k - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >>> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] > pivot) i++;
+      while (a[j] < pivot) j--;
+      if (i <= j) {
+        const tmp = a[i];
+        a[i] = a[j];
+        a[j] = tmp;
+        i++;
+        j--;
+      }
+    }
+    if (want <= j) hi = j;
+    else if (want >= i) lo = i;
+    else return a[want];
+  }
+  return a[want];
+}
+
 export function globalHopByHop(view: GlobalView, options: HopByHopOptions = {}): HopByHopResult {
   const model = calibrateNetwork(view.public, view.links);
   const candidates = sourceIds(view.public.endpoints);
   const sourceIndex = new Map(candidates.map((s, i) => [s, i] as const));
-  const beam = options.beam ?? 24;
+  const beam = Math.min(MAX_BEAM, options.beam ?? 16);
   const eta = options.outlierWeight ?? 1e-3;
   const events = usefulLinks(view.links, view.public, model.roles);
   const byNode = new Map<string, number[]>();
@@ -97,18 +128,49 @@ export function globalHopByHop(view: GlobalView, options: HopByHopOptions = {}):
     if (scratch[i] === 0) touched.push(i);
     scratch[i] += p;
   };
+  // One arena for every sparse vector: small typed arrays per vector would keep the GC busy.
+  let arenaIdx = new Int32Array(1 << 16);
+  let arenaP = new Float64Array(1 << 16);
+  let arenaLen = 0;
+  const reserve = (k: number): number => {
+    if (arenaLen + k > arenaIdx.length) {
+      const size = Math.max(2 * arenaIdx.length, arenaLen + k);
+      const idx = new Int32Array(size);
+      idx.set(arenaIdx.subarray(0, arenaLen));
+      const pp = new Float64Array(size);
+      pp.set(arenaP.subarray(0, arenaLen));
+      arenaIdx = idx;
+      arenaP = pp;
+    }
+    const off = arenaLen;
+    arenaLen += k;
+    return off;
+  };
+  let values = new Float64Array(256);
   /** The `beam` heaviest touched entries, normalised by `z`; resets the scratch. */
   const collect = (z: number): Sparse => {
-    touched.sort((a, b) => scratch[b] - scratch[a]);
-    const k = Math.min(beam, touched.length);
-    const out: Sparse = { idx: new Int32Array(k), p: new Float64Array(k) };
-    for (let i = 0; i < k; i++) {
-      out.idx[i] = touched[i];
-      out.p[i] = scratch[touched[i]] / z;
+    if (touched.length > beam) {
+      // Keep the heaviest `beam` without sorting everything: a threshold by selection, then a small sort.
+      if (values.length < touched.length) values = new Float64Array(2 * touched.length);
+      for (let i = 0; i < touched.length; i++) values[i] = scratch[touched[i]];
+      const threshold = kthLargest(values, touched.length, beam);
+      const kept: number[] = [];
+      for (const i of touched) if (scratch[i] > threshold) kept.push(i);
+      for (const i of touched) if (kept.length < beam && scratch[i] === threshold) kept.push(i);
+      kept.sort((a, b) => scratch[b] - scratch[a]);
+      for (const i of touched) if (!kept.includes(i)) scratch[i] = 0;
+      touched.length = 0;
+      touched.push(...kept);
+    }
+    const len = Math.min(beam, touched.length);
+    const off = reserve(len);
+    for (let i = 0; i < len; i++) {
+      arenaIdx[off + i] = touched[i];
+      arenaP[off + i] = scratch[touched[i]] / z;
     }
     for (const i of touched) scratch[i] = 0;
     touched.length = 0;
-    return out;
+    return off * 64 + len;
   };
 
   /** One backward step: which input of e's sender caused e (inputs from `fromRole` only). */
@@ -124,13 +186,39 @@ export function globalHopByHop(view: GlobalView, options: HopByHopOptions = {}):
     if (k && ins) {
       const support = kernelSupport(k);
       z = eta / support;
-      for (let j = lowerBound(ins.times, e.t - support); j < ins.times.length && ins.times[j] <= e.t; j++) {
-        const ci = ins.index[j];
-        if (fromCode[ci] !== want) continue;
-        const x = Math.exp(kernelLogPdf(k, e.t - ins.times[j]));
-        if (!(x > 0)) continue;
-        add(ci, x);
-        z += x;
+      const lo = lowerBound(ins.times, e.t - support);
+      let j = upperBound(ins.times, e.t) - 1;
+      if (k.shape === 1) {
+        // An exponential weighs inputs by recency: the `beam` most recent eligible inputs are the
+        // heaviest, and the older ones add a tail ≈ ρ·e^{−(L − shift)/scale}, ρ the density of
+        // eligible inputs seen so far, L the oldest lag taken.
+        let taken = 0;
+        let newest = Number.NaN;
+        let oldest = Number.NaN;
+        for (; j >= lo && taken < beam; j--) {
+          const ci = ins.index[j];
+          if (fromCode[ci] !== want) continue;
+          const lag = e.t - ins.times[j];
+          if (lag < k.shift) continue;
+          const x = Math.exp(kernelLogPdf(k, lag));
+          add(ci, x);
+          z += x;
+          taken++;
+          if (Number.isNaN(newest)) newest = lag;
+          oldest = lag;
+        }
+        if (taken === beam && j >= lo && oldest > newest) {
+          z += ((taken - 1) / (oldest - newest)) * Math.exp(-(oldest - k.shift) / k.scale);
+        }
+      } else {
+        for (; j >= lo; j--) {
+          const ci = ins.index[j];
+          if (fromCode[ci] !== want) continue;
+          const x = Math.exp(kernelLogPdf(k, e.t - ins.times[j]));
+          if (!(x > 0)) continue;
+          add(ci, x);
+          z += x;
+        }
       }
     }
     const out = collect(z);
@@ -141,16 +229,26 @@ export function globalHopByHop(view: GlobalView, options: HopByHopOptions = {}):
   /** Distribution over ancestors along `roles` from step `from` on, memoised per (chain, event, step). */
   const memo = new Map<number, Sparse>();
   const ancestors = (ei: number, roles: number[], from: number, chain: number): Sparse => {
-    if (from === roles.length) return { idx: Int32Array.of(ei), p: Float64Array.of(1) };
     const key = (ei * 8 + from) * 2 + chain;
     const hit = memo.get(key);
     if (hit) return hit;
+    if (from === roles.length) {
+      add(ei, 1);
+      const self = collect(1);
+      memo.set(key, self);
+      return self;
+    }
     const par = parents(ei, roles[from]);
     // Children first (they use the scratch too), then merge.
-    const kids = Array.from(par.idx, (pi) => ancestors(pi, roles, from + 1, chain));
-    for (let a = 0; a < par.idx.length; a++) {
-      const kid = kids[a];
-      for (let b = 0; b < kid.idx.length; b++) add(kid.idx[b], par.p[a] * kid.p[b]);
+    const parOff = offOf(par);
+    const parLen = lenOf(par);
+    const kids: Sparse[] = [];
+    for (let a = 0; a < parLen; a++) kids.push(ancestors(arenaIdx[parOff + a], roles, from + 1, chain));
+    for (let a = 0; a < parLen; a++) {
+      const kidOff = offOf(kids[a]);
+      const kidLen = lenOf(kids[a]);
+      const pa = arenaP[parOff + a];
+      for (let b = 0; b < kidLen; b++) add(arenaIdx[kidOff + b], pa * arenaP[kidOff + b]);
     }
     const kept = collect(1);
     memo.set(key, kept);
@@ -169,9 +267,9 @@ export function globalHopByHop(view: GlobalView, options: HopByHopOptions = {}):
     if (hit) return hit;
     const v = new Float64Array(candidates.length);
     const a = ancestors(bi, bundleToSend, 0, 1);
-    for (let i = 0; i < a.idx.length; i++) {
-      const who = sourceIndex.get(events[a.idx[i]].from);
-      if (who !== undefined) v[who] += a.p[i];
+    for (let i = offOf(a); i < offOf(a) + lenOf(a); i++) {
+      const who = sourceIndex.get(events[arenaIdx[i]].from);
+      if (who !== undefined) v[who] += arenaP[i];
     }
     senderMemo.set(bi, v);
     return v;
@@ -188,7 +286,11 @@ export function globalHopByHop(view: GlobalView, options: HopByHopOptions = {}):
     ).map((e) => e.hash),
   );
   const chosen = deliveries.filter((d) => wanted.has(d.e.hash));
-  const likelihood = chosen.map((d) => ancestors(d.i, toBundle, 0, 0));
+  // Copy each delivery's bundle likelihood out of the arena (it may move as it grows).
+  const likelihood = chosen.map((d) => {
+    const a = ancestors(d.i, toBundle, 0, 0);
+    return { idx: arenaIdx.slice(offOf(a), offOf(a) + lenOf(a)), p: arenaP.slice(offOf(a), offOf(a) + lenOf(a)) };
+  });
 
   // EM over bundle weights: responsibilities r(d, b) ∝ L(d, b) · w(b); w(b) = Σ_d r(d, b).
   const weight = new Float64Array(events.length);

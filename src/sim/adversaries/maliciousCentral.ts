@@ -84,11 +84,7 @@ export interface MaliciousCentralResult {
   siblings: SiblingGuess[];
   senders: SenderGuess[];
   /** Full-run pair probabilities of sharing a group (for colluders). */
-  affinity: Map<string, number>;
-}
-
-export function pairKey(a: string, b: string): string {
-  return a < b ? `${a}|${b}` : `${b}|${a}`;
+  affinity: Affinity;
 }
 
 export function chooseCopyOps(obs: NodeObservation[]): string[] {
@@ -114,7 +110,7 @@ interface PersonEvent {
   t: number;
 }
 
-/** Membership z-scores of every pair of `people` from their events, at each horizon. */
+/** Membership z-scores of every pair of `people` from their events, at each horizon (symmetric n × n). */
 export function membershipScores(
   events: PersonEvent[],
   people: string[],
@@ -122,13 +118,13 @@ export function membershipScores(
   startMs: number,
   endMs: number,
   horizonsMs: number[],
-): Array<{ horizonMs: number; z: Map<string, number> }> {
+): Array<{ horizonMs: number; z: Float64Array }> {
   const idx = new Map(people.map((p, i) => [p, i] as const));
   const n = people.length;
   const S = new Float64Array(n * n);
   const count = new Float64Array(n);
   const sorted = events.filter((e) => idx.has(e.who)).sort((a, b) => a.t - b.t);
-  const out: Array<{ horizonMs: number; z: Map<string, number> }> = [];
+  const out: Array<{ horizonMs: number; z: Float64Array }> = [];
   const allTimes = Float64Array.from(sorted, (e) => e.t);
   const snapshot = (h: number) => {
     const until = startMs + h;
@@ -145,12 +141,12 @@ export function membershipScores(
         Math.min(until, endMs),
       );
     }
-    const z = new Map<string, number>();
+    const z = new Float64Array(n * n);
     for (let a = 0; a < n; a++) {
       for (let b = a + 1; b < n; b++) {
         const e = last > 0 ? (count[b] * L[a] + count[a] * L[b]) / (2 * last) : 0;
         const v = e * kernel.integralOfSquare;
-        z.set(pairKey(people[a], people[b]), v > 0 ? (S[a * n + b] - e) / Math.sqrt(v) : 0);
+        z[a * n + b] = z[b * n + a] = v > 0 ? (S[a * n + b] - e) / Math.sqrt(v) : 0;
       }
     }
     out.push({ horizonMs: h, z });
@@ -180,42 +176,81 @@ export function affinityFromZ(z: number): number {
   return 1 / (1 + Math.exp(-MEMBERSHIP_SLOPE * (z - MEMBERSHIP_Z0)));
 }
 
+/** Probability that two people share a group, as an n × n matrix over a fixed list of people. */
+export class Affinity {
+  readonly index: Map<string, number>;
+  readonly n: number;
+  /** log of the probability, floored at 1e-9; 0 on the diagonal. */
+  readonly logP: Float64Array;
+
+  constructor(
+    readonly people: string[],
+    readonly p: Float64Array,
+  ) {
+    this.n = people.length;
+    this.index = new Map(people.map((x, i) => [x, i] as const));
+    this.logP = Float64Array.from(p, (x) => Math.log(Math.max(1e-9, x)));
+  }
+
+  static fromZ(people: string[], z: Float64Array): Affinity {
+    const n = people.length;
+    const p = new Float64Array(n * n);
+    for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) p[a * n + b] = a === b ? 1 : affinityFromZ(z[a * n + b]);
+    return new Affinity(people, p);
+  }
+
+  get(a: string, b: string): number {
+    if (a === b) return 1;
+    const i = this.index.get(a);
+    const j = this.index.get(b);
+    return i === undefined || j === undefined ? 0 : this.p[i * this.n + j];
+  }
+}
+
 /**
- * Sender posterior of a copy to `owner` at `t`, given the other copies
- * around it (owner known), pair affinities and each owner's event rate.
+ * Sender posterior of a copy to `owner` at `t`, given other copies around it
+ * (with their owners, and optionally a known probability of being a sibling),
+ * pair affinities and each owner's event rate. Candidates are the
+ * affinity's people.
  */
 export function senderFromSiblings(
   copy: { hash: string; t: number; owner: string },
   nearby: Array<{ t: number; owner: string; weight?: number }>,
-  candidates: string[],
-  affinity: (a: string, b: string) => number,
+  affinity: Affinity,
   ratePerMs: (who: string) => number,
   kernel: GapKernel,
   senderGetsCopy: boolean,
 ): SenderGuess {
-  const recipients: Array<{ owner: string; w: number }> = [{ owner: copy.owner, w: 1 }];
-  const notReceived = new Map<string, number>([[copy.owner, 0]]);
+  const n = affinity.n;
+  const own = affinity.index.get(copy.owner);
+  const logAff = new Float64Array(n);
+  const notReceived = new Float64Array(n).fill(1);
+  let wSum = 0;
+  const addRecipient = (ri: number, w: number) => {
+    wSum += w;
+    const row = ri * n;
+    for (let s = 0; s < n; s++) logAff[s] += w * affinity.logP[row + s];
+    notReceived[ri] *= 1 - w;
+  };
+  if (own !== undefined) addRecipient(own, 1);
   for (const j of nearby) {
     if (j.owner === copy.owner) continue;
+    const ri = affinity.index.get(j.owner);
+    if (ri === undefined) continue;
     let w = j.weight;
     if (w === undefined) {
-      const g = kernel.pdf(j.t - copy.t) * affinity(copy.owner, j.owner);
+      const g = kernel.pdf(j.t - copy.t) * affinity.get(copy.owner, j.owner);
       w = g / (g + Math.max(1e-12, ratePerMs(j.owner)));
     }
     if (!(w > 0.01)) continue;
-    recipients.push({ owner: j.owner, w });
-    notReceived.set(j.owner, (notReceived.get(j.owner) ?? 1) * (1 - w));
+    addRecipient(ri, Math.min(1, w));
   }
-  let wSum = 0;
-  for (const r of recipients) wSum += r.w;
-  const weights = candidates.map((s) => {
-    let logAff = 0;
-    for (const r of recipients) logAff += r.w * (s === r.owner ? 0 : Math.log(Math.max(1e-9, affinity(s, r.owner))));
-    const aff = Math.exp(logAff / wSum);
-    const missing = senderGetsCopy ? 1 : (notReceived.get(s) ?? 1);
-    return aff * missing + 1e-12;
-  });
-  return guessFromWeights(copy.hash, candidates, weights);
+  const weights = new Float64Array(n);
+  for (let s = 0; s < n; s++) {
+    const aff = wSum > 0 ? Math.exp(logAff[s] / wSum) : 1;
+    weights[s] = aff * (senderGetsCopy ? 1 : notReceived[s]) + 1e-12;
+  }
+  return guessFromWeights(copy.hash, affinity.people, weights);
 }
 
 export function maliciousCentral(view: CentralView, options: MaliciousCentralOptions = {}): MaliciousCentralResult {
@@ -241,17 +276,14 @@ export function maliciousCentral(view: CentralView, options: MaliciousCentralOpt
   const duration = pub.endMs - pub.startMs;
   const horizons = [...(options.horizonsMs ?? DEFAULT_HORIZONS_MS).filter((h) => h < duration), duration];
   const scores = membershipScores(people, candidates, kernel, pub.startMs, pub.endMs, horizons);
-  const membership: MembershipGuess[] = scores.map((s) => ({
-    horizonMs: s.horizonMs,
-    pairs: [...s.z].map(([k, score]): PairScore => {
-      const [a, b] = k.split('|');
-      return { a, b, score };
-    }),
-  }));
-  const full = scores[scores.length - 1].z;
-  const affinityMap = new Map<string, number>();
-  for (const [k, z] of full) affinityMap.set(k, affinityFromZ(z));
-  const affinity = (a: string, b: string) => (a === b ? 1 : (affinityMap.get(pairKey(a, b)) ?? 0));
+  const n = candidates.length;
+  const membership: MembershipGuess[] = scores.map((s) => {
+    const pairs: PairScore[] = [];
+    for (let a = 0; a < n; a++)
+      for (let b = a + 1; b < n; b++) pairs.push({ a: candidates[a], b: candidates[b], score: s.z[a * n + b] });
+    return { horizonMs: s.horizonMs, pairs };
+  });
+  const affinity = Affinity.fromZ(candidates, scores[scores.length - 1].z);
   const perOwner = new Map<string, number>();
   for (const p of people) perOwner.set(p.who, (perOwner.get(p.who) ?? 0) + 1);
   const ratePerMs = (who: string) => (perOwner.get(who) ?? 0) / Math.max(1, duration);
@@ -269,7 +301,7 @@ export function maliciousCentral(view: CentralView, options: MaliciousCentralOpt
       if (c.owner !== undefined && o.owner === c.owner) continue;
       const g = kernel.pdf(o.t - c.t);
       if (!(g > 0)) continue;
-      const p = c.owner !== undefined && o.owner !== undefined ? affinity(c.owner, o.owner) : 1;
+      const p = c.owner !== undefined && o.owner !== undefined ? affinity.get(c.owner, o.owner) : 1;
       ranked.push([o.hash, Math.log(g) + Math.log(Math.max(1e-9, p))]);
       if (o.owner !== undefined) nearby.push({ t: o.t, owner: o.owner });
     }
@@ -281,7 +313,6 @@ export function maliciousCentral(view: CentralView, options: MaliciousCentralOpt
         : senderFromSiblings(
             { hash: c.hash, t: c.t, owner: c.owner },
             nearby,
-            candidates,
             affinity,
             ratePerMs,
             kernel,
@@ -289,5 +320,5 @@ export function maliciousCentral(view: CentralView, options: MaliciousCentralOpt
           ),
     );
   });
-  return { copyOps, personEvents, candidates, membership, siblings, senders, affinity: affinityMap };
+  return { copyOps, personEvents, candidates, membership, siblings, senders, affinity };
 }
