@@ -3,10 +3,13 @@
  * packets inside each proxy (Little's law, L = λ·W), printed next to μ and
  * λ. Loopix treats about 2 packets per mix as the knee below which a Poisson
  * mix mixes little. Measured from link times, paired input → output by the
- * nodes' own observations (which input each output came from); this is a
+ * nodes' own observations (which input each output came from) when the
+ * trace has them; otherwise from link events alone: W from the input/output
+ * cross-correlogram (kernels.ts, calibrateDelay), L = λ_in · W. This is a
  * measurement of the run, not an adversary.
  */
 
+import { calibrateDelay, hopWindowMs, kernelMean } from './adversaries/kernels.js';
 import type { Endpoint, LinkEvent, NodeObservation } from './adversaries/observation.js';
 import { getOrInsert } from './getOrInsert.js';
 
@@ -21,8 +24,10 @@ export interface MixLoad {
   perHopDelayMs: number;
   /** Mean number of packets inside the node (Σ residence / observed time). */
   meanPackets: number;
-  /** Outputs paired with their input (the sample behind the two means). */
+  /** Outputs paired with their input (the sample behind the two means); 0 when estimated from link timing. */
   pairs: number;
+  /** How W was measured: pairing by the node's own records, or link timing alone (then L = λ·W). */
+  method: 'node-records' | 'link-timing';
 }
 
 export interface MixLoadSummary {
@@ -41,6 +46,7 @@ export function mixLoad(
   obs: NodeObservation[],
   startMs: number,
   endMs: number,
+  muMs = 0,
 ): MixLoadSummary {
   const linkTime = new Map<string, number>();
   for (const e of links) if (!linkTime.has(e.hash)) linkTime.set(e.hash, e.t);
@@ -76,12 +82,17 @@ export function mixLoad(
         }
       }
     }
+    if (pairs === 0) {
+      proxies.push(fromLinkTiming(ep.id, links, startMs, endMs, muMs));
+      continue;
+    }
     proxies.push({
       node: ep.id,
       inputsPerS: (inputs * 1000) / T,
-      perHopDelayMs: pairs ? delaySum / pairs : 0,
+      perHopDelayMs: delaySum / pairs,
       meanPackets: residence / T,
       pairs,
+      method: 'node-records',
     });
   }
   let w = 0;
@@ -95,5 +106,27 @@ export function mixLoad(
     perHopDelayMs: w ? d / w : 0,
     meanPackets: proxies.length ? proxies.reduce((s, p) => s + p.meanPackets, 0) / proxies.length : 0,
     belowKnee: proxies.filter((p) => p.meanPackets < MIX_KNEE_PACKETS).length,
+  };
+}
+
+/** W from the node's input/output timing alone, L = λ_in · W (Little's law). */
+function fromLinkTiming(node: string, links: LinkEvent[], startMs: number, endMs: number, muMs: number): MixLoad {
+  const ins: number[] = [];
+  const outs: number[] = [];
+  for (const e of links) {
+    if (e.t < startMs || e.t > endMs) continue;
+    if (e.to === node) ins.push(e.t);
+    else if (e.from === node) outs.push(e.t);
+  }
+  const c = calibrateDelay(Float64Array.from(ins).sort(), Float64Array.from(outs).sort(), muMs, hopWindowMs(muMs));
+  const w = kernelMean(c.kernel);
+  const rate = ins.length / Math.max(1, endMs - startMs);
+  return {
+    node,
+    inputsPerS: rate * 1000,
+    perHopDelayMs: w,
+    meanPackets: rate * w,
+    pairs: 0,
+    method: 'link-timing',
   };
 }

@@ -184,7 +184,14 @@ export function runSuite(trace: Trace, options: SuiteOptions = {}): SuiteRun {
       ),
     },
     active,
-    mix: mixLoad(trace.meta.endpoints, trace.links, trace.obs, start, start + trace.meta.run.duration_ms),
+    mix: mixLoad(
+      trace.meta.endpoints,
+      trace.links,
+      trace.obs,
+      start,
+      start + trace.meta.run.duration_ms,
+      trace.meta.network.mu_ms,
+    ),
     params: { mu_ms: trace.meta.network.mu_ms, lambda_per_s: trace.meta.network.lambda_per_s },
   };
 }
