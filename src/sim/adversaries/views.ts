@@ -2,7 +2,9 @@
  * Cuts each adversary's view out of a trace. This is the one place (with the
  * grader and the gift builder) that holds a whole Trace; what leaves it
  * carries no `truth` record, so an adversary handed a view cannot read
- * ground truth.
+ * ground truth. Views share the trace's observable records (link, obs,
+ * attack) rather than copying them, so that big traces fit in memory
+ * once; adversaries treat them as read-only.
  */
 
 import type { Trace } from '../trace.js';
@@ -40,7 +42,7 @@ export function centralOf(trace: Trace): string {
 }
 
 export function globalView(trace: Trace): GlobalView {
-  return { public: publicInfo(trace), links: trace.links.map((e) => ({ ...e })) };
+  return { public: publicInfo(trace), links: trace.links };
 }
 
 export function edgeView(trace: Trace): EdgeView {
@@ -50,8 +52,8 @@ export function edgeView(trace: Trace): EdgeView {
   for (const e of trace.links) {
     const from = roles.get(e.from);
     const to = roles.get(e.to);
-    if (from === 'source' && to === 'proxy') sends.push({ ...e });
-    else if (from === 'central' && to === 'source') deliveries.push({ ...e });
+    if (from === 'source' && to === 'proxy') sends.push(e);
+    else if (from === 'central' && to === 'source') deliveries.push(e);
   }
   return { public: publicInfo(trace), sends, deliveries };
 }
@@ -60,8 +62,8 @@ export function centralView(trace: Trace, central = centralOf(trace)): CentralVi
   return {
     public: publicInfo(trace),
     central,
-    links: trace.links.filter((e) => e.from === central || e.to === central).map((e) => ({ ...e })),
-    obs: trace.obs.filter((o) => o.node === central).map((o) => structuredClone(o)),
+    links: trace.links.filter((e) => e.from === central || e.to === central),
+    obs: trace.obs.filter((o) => o.node === central),
   };
 }
 
@@ -72,8 +74,8 @@ export function collusionView(trace: Trace, proxies: string[], central = central
     public: publicInfo(trace),
     central,
     proxies: [...proxies],
-    links: trace.links.filter((e) => nodes.has(e.from) || nodes.has(e.to)).map((e) => ({ ...e })),
-    obs: trace.obs.filter((o) => nodes.has(o.node)).map((o) => structuredClone(o)),
+    links: trace.links.filter((e) => nodes.has(e.from) || nodes.has(e.to)),
+    obs: trace.obs.filter((o) => nodes.has(o.node)),
   };
 }
 
@@ -87,7 +89,7 @@ export function firstProxies(trace: Trace, k: number): string[] {
 
 /** The attacker of `attack` on the edge links, with its own action log. Null if the trace has no such attack. */
 export function activeView(trace: Trace, attack: string): ActiveView | null {
-  const actions = trace.attacks.filter((a) => a.attack === attack).map((a) => ({ ...a }));
+  const actions = trace.attacks.filter((a) => a.attack === attack);
   if (actions.length === 0) return null;
   return { ...edgeView(trace), attack, target: actions[0].target, actions };
 }

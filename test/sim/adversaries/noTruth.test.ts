@@ -153,5 +153,7 @@ t.test('every adversary answers the same whatever the ground truth says', async 
     ['CS + proxies', (tr) => centralCollusion(collusionView(tr, firstProxies(tr, 2))).senders],
     ['active', (tr) => activeAnalysis(activeView(tr, 'n-1') as NonNullable<ReturnType<typeof activeView>>)],
   ];
+  const before = JSON.stringify([real.links, real.obs, real.attacks]);
   for (const [name, run] of runs) t.same(run(fake), run(real), name);
+  t.equal(JSON.stringify([real.links, real.obs, real.attacks]), before, 'views are shared, and no adversary wrote to them');
 });
