@@ -396,6 +396,9 @@ export function summarizeSuite(runs: SuiteRun[], seed = 1): SuiteReport {
       facts: {
         runs_attacked: parts.length,
         runs_noticed: noticed,
+        // Issue 9's target: an alarm within 60 simulated seconds of the attack's start.
+        runs_noticed_within_60s: parts.filter((a) => a.firstAlarmAfterMs !== null && a.firstAlarmAfterMs <= 60_000)
+          .length,
         alarms: parts.reduce((s, a) => s + a.alarms, 0),
         first_alarm_after_ms: parts.find((a) => a.firstAlarmAfterMs !== null)?.firstAlarmAfterMs ?? null,
         others_dropped_share: mean(parts.map((a) => a.othersDroppedShare)),

@@ -155,5 +155,9 @@ t.test('every adversary answers the same whatever the ground truth says', async 
   ];
   const before = JSON.stringify([real.links, real.obs, real.attacks]);
   for (const [name, run] of runs) t.same(run(fake), run(real), name);
-  t.equal(JSON.stringify([real.links, real.obs, real.attacks]), before, 'views are shared, and no adversary wrote to them');
+  t.equal(
+    JSON.stringify([real.links, real.obs, real.attacks]),
+    before,
+    'views are shared, and no adversary wrote to them',
+  );
 });

@@ -73,6 +73,7 @@ t.test('the suite runs every adversary and reports value, interval, baseline and
   t.equal(active?.facts.alarms, 1, 'alarms after the attack started are counted');
   t.equal(active?.facts.first_alarm_after_ms, 15_000);
   t.equal(active?.facts.runs_noticed, 1);
+  t.equal(active?.facts.runs_noticed_within_60s, 1);
   t.ok(
     report.warnings.some((w) => w.includes(`< ${MIN_SCORED_MESSAGES}`)),
     'a short run is flagged as thin',
