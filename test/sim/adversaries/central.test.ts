@@ -12,7 +12,7 @@ import {
 import { maliciousCentral } from '../../../src/sim/adversaries/maliciousCentral.js';
 import { centralView, collusionView, firstProxies } from '../../../src/sim/adversaries/views.js';
 import { mean } from '../../../src/sim/stats.js';
-import { buildTrace } from '../../../src/sim/trace.js';
+import { buildTrace, type Trace } from '../../../src/sim/trace.js';
 import { type ToyOptions, toyMixnet } from './toyMixnet.js';
 
 /** Today's protocol: CS knows whose mailbox each copy fills; the sender gets no copy. */
@@ -32,8 +32,15 @@ const TODAY: ToyOptions = {
   lambdaPerS: 10,
 };
 
+let todayTrace: Trace | undefined;
+/** The TODAY trace, generated once for the tests that only read it. */
+function today(): Trace {
+  todayTrace ??= buildTrace(toyMixnet(TODAY).records);
+  return todayTrace;
+}
+
 t.test('malicious CS: learns group membership, finds siblings and the member with no copy', async (t) => {
-  const trace = buildTrace(toyMixnet(TODAY).records);
+  const trace = today();
   const idx = indexTruth(trace);
   const r = maliciousCentral(centralView(trace), { horizonsMs: [5000, 15_000] });
   t.same(r.copyOps, ['deliverToken']);
@@ -54,7 +61,7 @@ t.test('malicious CS: learns group membership, finds siblings and the member wit
 });
 
 t.test('the gifted CS (told membership and siblings) names every sender, and says it was gifted', async (t) => {
-  const trace = buildTrace(toyMixnet(TODAY).records);
+  const trace = today();
   const idx = indexTruth(trace);
   const r = giftedCentral(centralView(trace), centralGift(trace));
   t.ok(r.gifts.length >= 2);
@@ -75,7 +82,7 @@ t.test('when senders get their own copy, neither CS nor the gifted CS can single
 });
 
 t.test('CS with one colluding proxy: messages fanned out there are identified', async (t) => {
-  const trace = buildTrace(toyMixnet(TODAY).records);
+  const trace = today();
   const idx = indexTruth(trace);
   const colluders = firstProxies(trace, 1);
   const r = centralCollusion(collusionView(trace, colluders));
