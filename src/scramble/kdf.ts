@@ -21,24 +21,39 @@ export interface HopKeys {
   blinding: Uint8Array;
   /** Replay tag: identical for two copies of one packet at one hop, unrelated otherwise. */
   replayTag: Uint8Array;
+  /** The one buffer every field above is a view of, so that wipeHopKeys clears them all. */
+  material: Uint8Array;
 }
 
 export const HOP_KEY_MATERIAL = 32 + 32 + 128 + 32 + 32;
 
+/** The caller wipes the result with wipeHopKeys (try/finally) once done; `shared` is the caller's too. */
 export function deriveHopKeys(crypto: CryptoBackend, shared: Uint8Array): HopKeys {
   const prk = crypto.blake2b(shared, 32, EXTRACT_LABEL);
   const material = new Uint8Array(HOP_KEY_MATERIAL);
   const msg = new Uint8Array(1 + EXPAND_LABEL.length);
   msg.set(EXPAND_LABEL, 1);
-  for (let i = 0; i * 64 < HOP_KEY_MATERIAL; i++) {
-    msg[0] = i + 1;
-    material.set(crypto.blake2b(msg, 64, prk), i * 64);
+  try {
+    for (let i = 0; i * 64 < HOP_KEY_MATERIAL; i++) {
+      msg[0] = i + 1;
+      const block = crypto.blake2b(msg, 64, prk);
+      material.set(block, i * 64);
+      block.fill(0);
+    }
+  } finally {
+    prk.fill(0);
   }
   return {
+    material,
     headerKey: material.subarray(0, 32),
     macKey: material.subarray(32, 64),
     payloadKey: material.subarray(64, 192),
     blinding: material.subarray(192, 224),
     replayTag: material.subarray(224, 256),
   };
+}
+
+/** Zeroes every key of `keys` (they share one buffer). */
+export function wipeHopKeys(keys: HopKeys): void {
+  keys.material.fill(0);
 }

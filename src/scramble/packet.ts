@@ -11,7 +11,7 @@ import {
   SLOT_BYTES,
 } from './geometry.js';
 import { buildHeader, type RouteHop } from './header.js';
-import { deriveHopKeys } from './kdf.js';
+import { deriveHopKeys, type HopKeys, wipeHopKeys } from './kdf.js';
 import { lionessDecryptInPlace, lionessEncryptInPlace } from './lioness.js';
 import type { Rng } from './rng.js';
 
@@ -42,8 +42,12 @@ export function createPacket(
 ): Uint8Array {
   const { header, payloadKeys } = buildHeader(crypto, geometry, route, rng);
   const payload = padBody(geometry, body);
-  for (let i = payloadKeys.length - 1; i >= 0; i--)
-    lionessEncryptInPlace(crypto, payloadKeys[i] as Uint8Array, payload);
+  try {
+    for (let i = payloadKeys.length - 1; i >= 0; i--)
+      lionessEncryptInPlace(crypto, payloadKeys[i] as Uint8Array, payload);
+  } finally {
+    for (const k of payloadKeys) k.fill(0);
+  }
   const packet = new Uint8Array(geometry.packetSize);
   packet.set(header, 0);
   packet.set(payload, geometry.headerBytes);
@@ -108,7 +112,29 @@ export function unwrapPacket(
     if (err instanceof CryptoFailure) throw new MalformedPacket('bad_point', 'alpha is a low-order point');
     throw err;
   }
-  const keys = deriveHopKeys(crypto, shared);
+  let keys: HopKeys | undefined;
+  try {
+    keys = deriveHopKeys(crypto, shared);
+    return peel(crypto, geometry, packet, alpha, beta, gamma, keys, replay);
+  } finally {
+    // Per-hop secrets die here on every path, the drops included (katzenpost's sphinx.go defers the same).
+    shared.fill(0);
+    if (keys) wipeHopKeys(keys);
+  }
+}
+
+/** Steps 6–11 of docs/protocol.md §4 with this hop's keys (which the caller wipes). */
+function peel(
+  crypto: CryptoBackend,
+  geometry: PacketGeometry,
+  packet: Uint8Array,
+  alpha: Uint8Array,
+  beta: Uint8Array,
+  gamma: Uint8Array,
+  keys: HopKeys,
+  replay: ReplayCheck | undefined,
+): UnwrapResult {
+  const B = geometry.betaBytes;
   if (!crypto.equal(crypto.blake2b(beta, MAC_BYTES, keys.macKey), gamma)) {
     throw new MalformedPacket('bad_mac', 'header MAC does not verify');
   }
