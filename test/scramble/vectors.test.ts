@@ -3,7 +3,13 @@
  * backend) must be reproduced byte for byte by BOTH backends.
  */
 import { readFileSync } from 'node:fs';
-import t from 'tap';
+import t, { type Test } from 'tap';
+import {
+  clampedRepresentative,
+  clampedScalarModOrder,
+  mulModOrder,
+  scalarToBytes,
+} from '../../src/scramble/crypto/scalar25519.js';
 import {
   type CryptoBackend,
   createPacket,
@@ -26,6 +32,7 @@ import {
   commandFromJson,
   type KdfVectors,
   type LionessVectors,
+  type NodeJson,
   type PacketCaseJson,
   type ResultJson,
   type SealedBoxVectors,
@@ -108,7 +115,38 @@ function checkHops(
   return last;
 }
 
+/**
+ * The header intermediates: the sender's accumulated scalars give, with one X25519 each, the shared
+ * secret every mix derives from the α it receives.
+ */
+function checkSender(t: Test, crypto: CryptoBackend, c: PacketCaseJson | SurbCaseJson): void {
+  t.equal(hex(seededRng(crypto, unhex(c.seed))(32)), c.sender.x, `${c.name}: x is the first draw`);
+  t.equal(c.sender.hops.length, c.nodes.length, `${c.name}: one sender entry per hop`);
+  let accumulated = clampedScalarModOrder(unhex(c.sender.x));
+  let input = unhex(c.packet);
+  c.sender.hops.forEach((hop, i) => {
+    const node = c.nodes[i] as NodeJson;
+    const mix = crypto.x25519(unhex(node.privateKey), input.subarray(1, 33));
+    t.equal(hex(mix), hop.shared, `${c.name} hop ${i}: X25519(priv, α) is the stored shared secret`);
+    t.equal(hex(scalarToBytes(accumulated)), hop.accumulated, `${c.name} hop ${i}: accumulated scalar`);
+    const scalar = i === 0 ? unhex(c.sender.x) : clampedRepresentative(accumulated);
+    t.equal(scalar && hex(scalar), hop.scalar, `${c.name} hop ${i}: the sender's X25519 scalar`);
+    t.equal(
+      hex(crypto.x25519(unhex(hop.scalar), unhex(node.publicKey))),
+      hop.shared,
+      `${c.name} hop ${i}: sender side`,
+    );
+    accumulated = mulModOrder(accumulated, clampedScalarModOrder(deriveHopKeys(crypto, mix).blinding));
+    const r = unwrapPacket(crypto, packetGeometry(c.packetSize, c.maxHops), unhex(node.privateKey), input);
+    if (r.kind === 'forward') input = r.packet;
+  });
+}
+
 for (const crypto of BACKENDS) {
+  t.test(`sphinx header intermediates, ${crypto.name} backend`, async (t) => {
+    for (const c of sphinx.cases) checkSender(t, crypto, c);
+  });
+
   t.test(`sphinx vectors, ${crypto.name} backend`, async (t) => {
     const report = (mismatches: string[], message: string) => t.same(mismatches, [], message);
     for (const c of sphinx.cases) {
