@@ -80,12 +80,12 @@ export function routeHopKeys(
         } else pending.push(blinding);
       }
       let s = crypto.x25519(base, publicKey);
-      for (const b of pending) {
-        const next = crypto.x25519(b, s);
-        s.fill(0);
-        s = next;
-      }
       try {
+        for (const b of pending) {
+          const next = crypto.x25519(b, s);
+          s.fill(0);
+          s = next;
+        }
         keys.push(deriveHopKeys(crypto, s));
       } finally {
         s.fill(0);
@@ -119,7 +119,6 @@ export function buildHeader(crypto: CryptoBackend, geometry: PacketGeometry, rou
       x,
       route.map((hop) => hop.publicKey),
     );
-    x.fill(0);
     return assembleHeader(crypto, geometry, route, rng, alpha0, keys, streams);
   } finally {
     x.fill(0);

@@ -7,6 +7,7 @@
  */
 import t, { type Test } from 'tap';
 import { COMMAND_BYTES, SLOT_BYTES } from '../../src/scramble/geometry.js';
+import { routeHopKeys } from '../../src/scramble/header.js';
 import {
   buildHeader,
   type CryptoBackend,
@@ -142,6 +143,25 @@ t.test('buildHeader wipes everything when a later hop key is low-order (CryptoFa
     t.ok(seen.scalars.length >= 1 && seen.derived.length >= position, `position ${position}: earlier hops' keys seen`);
     t.same(notWiped(seen), [], `position ${position}: nothing left`);
     t.ok(isAllZero(draws[0] as Uint8Array), `position ${position}: x is zero`);
+  }
+});
+
+t.test('routeHopKeys wipes intermediates in its fallback path too, also when it throws', async (t) => {
+  // No representative anywhere: hop i applies i blinding scalars one X25519 at a time.
+  const never = () => undefined;
+  for (const lowAt of [undefined, 2, 4]) {
+    const { crypto, seen } = watching(sodium);
+    const x = base(32);
+    const pubs = nodes.map((n, i) => (i === lowAt ? (LOW_ORDER_POINTS[1] as Uint8Array) : n.publicKey));
+    let keys: ReturnType<typeof routeHopKeys> = [];
+    const err = thrown(() => {
+      keys = routeHopKeys(crypto, x, pubs, never);
+    });
+    t.type(err, lowAt === undefined ? 'undefined' : CryptoFailure, `low-order key at ${lowAt ?? 'no position'}`);
+    t.ok(seen.products.length >= (lowAt ?? 5), 'intermediate products seen');
+    // x is the caller's (buildHeader wipes it); returned keys are the caller's too.
+    for (const k of keys) wipeHopKeys(k);
+    t.same(notWiped(seen, new Set([x])), [], `low-order key at ${lowAt ?? 'no position'}: nothing left`);
   }
 });
 
