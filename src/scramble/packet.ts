@@ -65,7 +65,8 @@ export type UnwrapResult = { replayTag: Uint8Array } & (
 
 /**
  * Called after the MAC verifies and before any further work: returns true when
- * the tag was already seen in this key epoch (and records it otherwise).
+ * the tag was already seen in this key epoch (and records it otherwise). The
+ * array is a copy the callee may keep (it is also the result's `replayTag`).
  */
 export type ReplayCheck = (replayTag: Uint8Array) => boolean;
 
@@ -138,7 +139,9 @@ function peel(
   if (!crypto.equal(crypto.blake2b(beta, MAC_BYTES, keys.macKey), gamma)) {
     throw new MalformedPacket('bad_mac', 'header MAC does not verify');
   }
-  if (replay?.(keys.replayTag)) throw new ReplayedPacket();
+  // A copy: the keys are wiped when unwrapPacket returns, and the callback may keep the array.
+  const replayTag = keys.replayTag.slice();
+  if (replay?.(replayTag)) throw new ReplayedPacket();
 
   // beta || zero slot, decrypted in place: the shifted routing info plus this hop's slot.
   const routing = new Uint8Array(B + SLOT_BYTES);
@@ -151,7 +154,6 @@ function peel(
   const payload = out.subarray(out.length - geometry.payloadBytes);
   payload.set(packet.subarray(geometry.headerBytes));
   lionessDecryptInPlace(crypto, keys.payloadKey, payload);
-  const replayTag = keys.replayTag.slice();
 
   switch (command.kind) {
     case 'relay': {

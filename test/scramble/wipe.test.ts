@@ -224,6 +224,17 @@ t.test('unwrapPacket wipes the shared secret and hop keys on every outcome', asy
   t.equal(unwrapWatched(t, n0, bad, 'unknown command'), 'bad_command');
 });
 
+t.test('the replay callback gets a tag it may keep: wiping the hop keys does not zero it', async (t) => {
+  const packet = createPacket(sodium, G, routeThrough(nodes.slice(0, 2), { kind: 'drop' }), base(8), base);
+  let kept: Uint8Array | undefined;
+  const r = unwrapPacket(sodium, G, (nodes[0] as MixNode).privateKey, packet, (tag) => {
+    kept = tag;
+    return false;
+  });
+  t.ok(kept && !isAllZero(kept), 'the kept tag is intact after unwrapPacket returned');
+  t.same(kept, r.replayTag, 'and equals the result’s replayTag');
+});
+
 for (const backend of BACKENDS) {
   t.test(`seal wipes its ephemeral secret, also when it refuses the key (${backend.name})`, async (t) => {
     const recipient = backend.x25519Base(base(32));
