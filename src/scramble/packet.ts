@@ -40,8 +40,9 @@ export function createPacket(
   body: Uint8Array,
   rng: Rng,
 ): Uint8Array {
-  const { header, payloadKeys } = buildHeader(crypto, geometry, route, rng);
+  // Body checked first: once the header exists, its payload keys must be wiped on every path.
   const payload = padBody(geometry, body);
+  const { header, payloadKeys } = buildHeader(crypto, geometry, route, rng);
   try {
     for (let i = payloadKeys.length - 1; i >= 0; i--)
       lionessEncryptInPlace(crypto, payloadKeys[i] as Uint8Array, payload);
