@@ -1,8 +1,9 @@
 import { encodeCommand, type HopCommand, isFinal } from './commands.js';
 import type { CryptoBackend } from './crypto/backend.js';
+import { clampedRepresentative, clampedScalarModOrder, mulModOrder } from './crypto/scalar25519.js';
 import { InvalidArgument } from './errors.js';
 import { ALPHA_BYTES, COMMAND_BYTES, MAC_BYTES, PACKET_VERSION, type PacketGeometry, SLOT_BYTES } from './geometry.js';
-import { deriveHopKeys, type HopKeys } from './kdf.js';
+import { deriveHopKeys, type HopKeys, wipeHopKeys } from './kdf.js';
 import type { Rng } from './rng.js';
 
 /** One hop of a route as the sender sees it: the node's mix key and what it must do. */
@@ -41,26 +42,104 @@ function validateRoute(geometry: PacketGeometry, route: RouteHop[]): void {
 }
 
 /**
- * Sphinx header construction (Danezis–Goldberg 2009, §3.2) over X25519 with
- * clamped blinding scalars: hop i sees alpha_i = b_{i-1}···b_0·x·G and derives
- * s_i = priv_i·alpha_i, which the sender computes as b_{i-1}···b_0·x·pub_i.
+ * Maps an accumulated scalar k mod ℓ to a 32-byte X25519 scalar acting as ±k (clampedRepresentative),
+ * or undefined when there is none (then routeHopKeys applies the blinding scalars one X25519 at a
+ * time). A parameter only so that tests can force that fallback, whose probability is ~2^−126.
+ */
+export type Representative = (k: bigint) => Uint8Array | undefined;
+
+/**
+ * Per-hop keys of a route, in route order, from the per-packet secret `x`: the shared secret with
+ * hop i is s_i = u(x·b_0·…·b_{i−1}·pub_i) (scalars clamped as X25519 clamps them), which is what hop i
+ * computes as X25519(priv_i, α_i). The product of scalars is accumulated mod ℓ (Sphinx §3.2), so
+ * hop i costs one X25519 instead of i + 1. Every secret made here is wiped before return or throw,
+ * except the returned keys (the caller wipes them with wipeHopKeys).
+ */
+export function routeHopKeys(
+  crypto: CryptoBackend,
+  x: Uint8Array,
+  publicKeys: readonly Uint8Array[],
+  representative: Representative = clampedRepresentative,
+): HopKeys[] {
+  const keys: HopKeys[] = [];
+  /** The scalar X25519 is called with for the next hop: x itself, then a representative. */
+  let base = x;
+  /** Blinding scalars still to apply after `base` (only after a missing representative). */
+  const pending: Uint8Array[] = [];
+  let accumulated = clampedScalarModOrder(x);
+  try {
+    publicKeys.forEach((publicKey, i) => {
+      if (i > 0) {
+        const blinding = (keys[i - 1] as HopKeys).blinding;
+        accumulated = mulModOrder(accumulated, clampedScalarModOrder(blinding));
+        const rep = representative(accumulated);
+        if (rep) {
+          if (base !== x) base.fill(0);
+          base = rep;
+          pending.length = 0;
+        } else pending.push(blinding);
+      }
+      let s = crypto.x25519(base, publicKey);
+      try {
+        for (const b of pending) {
+          const next = crypto.x25519(b, s);
+          s.fill(0);
+          s = next;
+        }
+        keys.push(deriveHopKeys(crypto, s));
+      } finally {
+        s.fill(0);
+      }
+    });
+    return keys;
+  } catch (err) {
+    for (const k of keys) wipeHopKeys(k);
+    throw err;
+  } finally {
+    if (base !== x) base.fill(0);
+  }
+}
+
+/**
+ * Sphinx header construction (Danezis–Goldberg 2009, §3.2) over X25519: hop i sees
+ * α_i = b_{i−1}···b_0·x·G and derives s_i = priv_i·α_i, which the sender computes as
+ * (x·b_0···b_{i−1} mod ℓ)·pub_i with one X25519 per hop (routeHopKeys). The sender never computes
+ * α_i for i > 0: the hops blind α themselves. Secrets (x, the shared secrets, every hop key and
+ * keystream) are wiped on every exit path; the returned payload keys are copies the caller owns.
  */
 export function buildHeader(crypto: CryptoBackend, geometry: PacketGeometry, route: RouteHop[], rng: Rng): BuiltHeader {
   validateRoute(geometry, route);
+  const x = rng(32);
+  let keys: HopKeys[] = [];
+  const streams: Uint8Array[] = [];
+  try {
+    const alpha0 = crypto.x25519Base(x);
+    keys = routeHopKeys(
+      crypto,
+      x,
+      route.map((hop) => hop.publicKey),
+    );
+    return assembleHeader(crypto, geometry, route, rng, alpha0, keys, streams);
+  } finally {
+    x.fill(0);
+    for (const k of keys) wipeHopKeys(k);
+    for (const s of streams) s.fill(0);
+  }
+}
+
+/** Steps 2–6 of docs/protocol.md §3 from the hop keys; keystreams go into `streams` for the caller to wipe. */
+function assembleHeader(
+  crypto: CryptoBackend,
+  geometry: PacketGeometry,
+  route: RouteHop[],
+  rng: Rng,
+  alpha0: Uint8Array,
+  keys: HopKeys[],
+  streams: Uint8Array[],
+): BuiltHeader {
   const n = route.length;
   const B = geometry.betaBytes;
-  const x = rng(32);
-  const alpha0 = crypto.x25519Base(x);
-
-  const keys: HopKeys[] = [];
-  for (let i = 0; i < n; i++) {
-    let s = crypto.x25519(x, (route[i] as RouteHop).publicKey);
-    for (let j = 0; j < i; j++) s = crypto.x25519((keys[j] as HopKeys).blinding, s);
-    keys.push(deriveHopKeys(crypto, s));
-  }
-  x.fill(0);
-
-  const streams = keys.map((k) => crypto.chacha20Xor(k.headerKey, ZERO_NONCE, new Uint8Array(B + SLOT_BYTES)));
+  for (const k of keys) streams.push(crypto.chacha20Xor(k.headerKey, ZERO_NONCE, new Uint8Array(B + SLOT_BYTES)));
 
   // Filler: what each hop's shift appends, pre-encrypted so that the last
   // hop's MAC covers bytes the earlier hops will have produced.

@@ -23,6 +23,7 @@ function streamRound(crypto: CryptoBackend, l: Uint8Array, k: Uint8Array, r: Uin
 function hashRound(crypto: CryptoBackend, r: Uint8Array, k: Uint8Array, l: Uint8Array): void {
   const h = crypto.blake2b(r, 32, k);
   for (let i = 0; i < 32; i++) l[i] = (l[i] as number) ^ (h[i] as number);
+  h.fill(0);
 }
 
 function check(key: Uint8Array, block: Uint8Array): void {

@@ -11,7 +11,7 @@ import {
   SLOT_BYTES,
 } from './geometry.js';
 import { buildHeader, type RouteHop } from './header.js';
-import { deriveHopKeys } from './kdf.js';
+import { deriveHopKeys, type HopKeys, wipeHopKeys } from './kdf.js';
 import { lionessDecryptInPlace, lionessEncryptInPlace } from './lioness.js';
 import type { Rng } from './rng.js';
 
@@ -40,10 +40,15 @@ export function createPacket(
   body: Uint8Array,
   rng: Rng,
 ): Uint8Array {
-  const { header, payloadKeys } = buildHeader(crypto, geometry, route, rng);
+  // Body checked first: once the header exists, its payload keys must be wiped on every path.
   const payload = padBody(geometry, body);
-  for (let i = payloadKeys.length - 1; i >= 0; i--)
-    lionessEncryptInPlace(crypto, payloadKeys[i] as Uint8Array, payload);
+  const { header, payloadKeys } = buildHeader(crypto, geometry, route, rng);
+  try {
+    for (let i = payloadKeys.length - 1; i >= 0; i--)
+      lionessEncryptInPlace(crypto, payloadKeys[i] as Uint8Array, payload);
+  } finally {
+    for (const k of payloadKeys) k.fill(0);
+  }
   const packet = new Uint8Array(geometry.packetSize);
   packet.set(header, 0);
   packet.set(payload, geometry.headerBytes);
@@ -61,7 +66,8 @@ export type UnwrapResult = { replayTag: Uint8Array } & (
 
 /**
  * Called after the MAC verifies and before any further work: returns true when
- * the tag was already seen in this key epoch (and records it otherwise).
+ * the tag was already seen in this key epoch (and records it otherwise). The
+ * array is a copy the callee may keep (it is also the result's `replayTag`).
  */
 export type ReplayCheck = (replayTag: Uint8Array) => boolean;
 
@@ -108,11 +114,35 @@ export function unwrapPacket(
     if (err instanceof CryptoFailure) throw new MalformedPacket('bad_point', 'alpha is a low-order point');
     throw err;
   }
-  const keys = deriveHopKeys(crypto, shared);
+  let keys: HopKeys | undefined;
+  try {
+    keys = deriveHopKeys(crypto, shared);
+    return peel(crypto, geometry, packet, alpha, beta, gamma, keys, replay);
+  } finally {
+    // Per-hop secrets die here on every path, the drops included (katzenpost's sphinx.go defers the same).
+    shared.fill(0);
+    if (keys) wipeHopKeys(keys);
+  }
+}
+
+/** Steps 6–11 of docs/protocol.md §4 with this hop's keys (which the caller wipes). */
+function peel(
+  crypto: CryptoBackend,
+  geometry: PacketGeometry,
+  packet: Uint8Array,
+  alpha: Uint8Array,
+  beta: Uint8Array,
+  gamma: Uint8Array,
+  keys: HopKeys,
+  replay: ReplayCheck | undefined,
+): UnwrapResult {
+  const B = geometry.betaBytes;
   if (!crypto.equal(crypto.blake2b(beta, MAC_BYTES, keys.macKey), gamma)) {
     throw new MalformedPacket('bad_mac', 'header MAC does not verify');
   }
-  if (replay?.(keys.replayTag)) throw new ReplayedPacket();
+  // A copy: the keys are wiped when unwrapPacket returns, and the callback may keep the array.
+  const replayTag = keys.replayTag.slice();
+  if (replay?.(replayTag)) throw new ReplayedPacket();
 
   // beta || zero slot, decrypted in place: the shifted routing info plus this hop's slot.
   const routing = new Uint8Array(B + SLOT_BYTES);
@@ -125,7 +155,6 @@ export function unwrapPacket(
   const payload = out.subarray(out.length - geometry.payloadBytes);
   payload.set(packet.subarray(geometry.headerBytes));
   lionessDecryptInPlace(crypto, keys.payloadKey, payload);
-  const replayTag = keys.replayTag.slice();
 
   switch (command.kind) {
     case 'relay': {

@@ -21,9 +21,15 @@ function sealNonce(crypto: CryptoBackend, epk: Uint8Array, pk: Uint8Array): Uint
 export function seal(crypto: CryptoBackend, recipientPublicKey: Uint8Array, message: Uint8Array, rng: Rng): Uint8Array {
   if (recipientPublicKey.length !== 32) throw new InvalidArgument('sealed box recipient key must be 32 bytes');
   const esk = rng(32);
-  const epk = crypto.x25519Base(esk);
-  const box = crypto.boxEasy(message, sealNonce(crypto, epk, recipientPublicKey), recipientPublicKey, esk);
-  esk.fill(0);
+  let epk: Uint8Array;
+  let box: Uint8Array;
+  try {
+    epk = crypto.x25519Base(esk);
+    box = crypto.boxEasy(message, sealNonce(crypto, epk, recipientPublicKey), recipientPublicKey, esk);
+  } finally {
+    // Also when boxEasy refuses a low-order recipient key.
+    esk.fill(0);
+  }
   const out = new Uint8Array(32 + box.length);
   out.set(epk, 0);
   out.set(box, 32);

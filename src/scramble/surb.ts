@@ -100,3 +100,13 @@ export function openSurbReply(
   }
   return p.subarray(PAYLOAD_TAG_BYTES);
 }
+
+/**
+ * Zeroes the keys of a SURB secret. For the creator once the reply has been opened or the SURB has
+ * expired: a single-use block's keys serve no further purpose, and kept keys would let whoever
+ * later reads the process memory open a recorded reply.
+ */
+export function wipeSurbSecret(secret: SurbSecret): void {
+  secret.replyKey.fill(0);
+  for (const k of secret.payloadKeys) k.fill(0);
+}

@@ -3,13 +3,20 @@
  * backend) must be reproduced byte for byte by BOTH backends.
  */
 import { readFileSync } from 'node:fs';
-import t from 'tap';
+import t, { type Test } from 'tap';
+import {
+  clampedRepresentative,
+  clampedScalarModOrder,
+  mulModOrder,
+  scalarToBytes,
+} from '../../src/scramble/crypto/scalar25519.js';
 import {
   type CryptoBackend,
   createPacket,
   createSurb,
   decodeSurb,
   encodeSurb,
+  MalformedPacket,
   openSeal,
   openSurbReply,
   type PacketGeometry,
@@ -26,13 +33,14 @@ import {
   commandFromJson,
   type KdfVectors,
   type LionessVectors,
+  type NodeJson,
   type PacketCaseJson,
   type ResultJson,
   type SealedBoxVectors,
   type SphinxVectors,
   type SurbCaseJson,
 } from '../vectors/format.js';
-import { BACKENDS, hex, isAllZero, unhex } from './helpers.js';
+import { BACKENDS, flipBit, hex, isAllZero, labelRng, randomInt, unhex } from './helpers.js';
 
 function load<T>(file: string): T {
   return JSON.parse(readFileSync(new URL(`../vectors/${file}`, import.meta.url), 'utf8')) as T;
@@ -108,7 +116,38 @@ function checkHops(
   return last;
 }
 
+/**
+ * The header intermediates: the sender's accumulated scalars give, with one X25519 each, the shared
+ * secret every mix derives from the α it receives.
+ */
+function checkSender(t: Test, crypto: CryptoBackend, c: PacketCaseJson | SurbCaseJson): void {
+  t.equal(hex(seededRng(crypto, unhex(c.seed))(32)), c.sender.x, `${c.name}: x is the first draw`);
+  t.equal(c.sender.hops.length, c.nodes.length, `${c.name}: one sender entry per hop`);
+  let accumulated = clampedScalarModOrder(unhex(c.sender.x));
+  let input = unhex(c.packet);
+  c.sender.hops.forEach((hop, i) => {
+    const node = c.nodes[i] as NodeJson;
+    const mix = crypto.x25519(unhex(node.privateKey), input.subarray(1, 33));
+    t.equal(hex(mix), hop.shared, `${c.name} hop ${i}: X25519(priv, α) is the stored shared secret`);
+    t.equal(hex(scalarToBytes(accumulated)), hop.accumulated, `${c.name} hop ${i}: accumulated scalar`);
+    const scalar = i === 0 ? unhex(c.sender.x) : clampedRepresentative(accumulated);
+    t.equal(scalar && hex(scalar), hop.scalar, `${c.name} hop ${i}: the sender's X25519 scalar`);
+    t.equal(
+      hex(crypto.x25519(unhex(hop.scalar), unhex(node.publicKey))),
+      hop.shared,
+      `${c.name} hop ${i}: sender side`,
+    );
+    accumulated = mulModOrder(accumulated, clampedScalarModOrder(deriveHopKeys(crypto, mix).blinding));
+    const r = unwrapPacket(crypto, packetGeometry(c.packetSize, c.maxHops), unhex(node.privateKey), input);
+    if (r.kind === 'forward') input = r.packet;
+  });
+}
+
 for (const crypto of BACKENDS) {
+  t.test(`sphinx header intermediates, ${crypto.name} backend`, async (t) => {
+    for (const c of sphinx.cases) checkSender(t, crypto, c);
+  });
+
   t.test(`sphinx vectors, ${crypto.name} backend`, async (t) => {
     const report = (mismatches: string[], message: string) => t.same(mismatches, [], message);
     for (const c of sphinx.cases) {
@@ -196,4 +235,72 @@ for (const crypto of BACKENDS) {
       t.equal(out.toString('hex'), c.output, `seededRng draws ${c.draws.join(',')}`);
     }
   });
+}
+
+/** What unwrapping `packet` at `key` throws: the MalformedPacket reason, or 'returned'. */
+function reasonOf(crypto: CryptoBackend, geometry: PacketGeometry, key: Uint8Array, packet: Uint8Array): string {
+  try {
+    unwrapPacket(crypto, geometry, key, packet);
+    return 'returned';
+  } catch (err) {
+    return err instanceof MalformedPacket ? err.reason : String(err);
+  }
+}
+
+for (const crypto of BACKENDS) {
+  t.test(`the stored packets: a flipped header bit is refused at the first hop (${crypto.name})`, async (t) => {
+    const pick = labelRng(crypto, 'vectors/bit-flips');
+    for (const c of sphinx.cases) {
+      const geometry = packetGeometry(c.packetSize, c.maxHops);
+      const packet = unhex(c.packet);
+      const key = unhex((c.nodes[0] as NodeJson).privateKey);
+      const headerBits = geometry.headerBytes * 8;
+      // Every bit with sodium; noble is ~30 times slower per X25519, so a random sample of 48.
+      const bits =
+        crypto.name === 'sodium'
+          ? Array.from({ length: headerBits }, (_, i) => i)
+          : Array.from({ length: 48 }, () => randomInt(pick, headerBits));
+      const wrong: string[] = [];
+      for (const bit of bits) {
+        const reason = reasonOf(crypto, geometry, key, flipBit(packet, bit));
+        const allowed = bit < 8 ? ['bad_version'] : bit < 33 * 8 ? ['bad_mac', 'bad_point'] : ['bad_mac'];
+        if (!allowed.includes(reason)) wrong.push(`bit ${bit}: ${reason}`);
+      }
+      t.same(wrong, [], `${c.name}: ${bits.length} header bits`);
+    }
+  });
+
+  t.test(`the stored packets: a flipped payload bit fails the zero tag at the end (${crypto.name})`, async (t) => {
+    const pick = labelRng(crypto, 'vectors/payload-flips');
+    for (const c of sphinx.cases) {
+      const geometry = packetGeometry(c.packetSize, c.maxHops);
+      const wrong: string[] = [];
+      for (let k = 0; k < (crypto.name === 'sodium' ? 24 : 3); k++) {
+        const bit = geometry.headerBytes * 8 + randomInt(pick, geometry.payloadBytes * 8);
+        let cur = flipBit(unhex(c.packet), bit);
+        let outcome = 'returned';
+        for (const node of c.nodes) {
+          try {
+            const r = unwrapPacket(crypto, geometry, unhex(node.privateKey), cur);
+            if (r.kind === 'forward') cur = r.packet;
+            else if (r.kind === 'surbReply') {
+              // The reply's creator checks the tag (protocol §7).
+              const secret = c.type === 'surb' ? c.secret : undefined;
+              if (!secret) throw new Error('surbReply in a packet case');
+              openSurbReply(crypto, geometry, mapSecret(secret), r.payload);
+            }
+          } catch (err) {
+            outcome = err instanceof MalformedPacket ? err.reason : String(err);
+            break;
+          }
+        }
+        if (outcome !== 'bad_payload_tag') wrong.push(`bit ${bit}: ${outcome}`);
+      }
+      t.same(wrong, [], `${c.name}: modified payloads are caught by the zero tag`);
+    }
+  });
+}
+
+function mapSecret(s: SurbCaseJson['secret']) {
+  return { surbId: unhex(s.surbId), replyKey: unhex(s.replyKey), payloadKeys: s.payloadKeys.map(unhex) };
 }

@@ -36,6 +36,17 @@ export interface ResultJson {
   payload?: string;
 }
 
+/**
+ * The sender's side of the header (docs/protocol.md §3 step 1), for implementers: `x` is the first
+ * 32 bytes drawn from seededRng(seed); per hop, `accumulated` = clamp(x)·clamp(b_0)···clamp(b_{i−1})
+ * mod ℓ (32 bytes, little-endian), `scalar` the X25519 scalar the sender uses (x at hop 0, then the
+ * clamped representative of `accumulated`), and `shared` = X25519(scalar, pub_i) = X25519(priv_i, α_i).
+ */
+export interface SenderJson {
+  x: string;
+  hops: { accumulated: string; scalar: string; shared: string }[];
+}
+
 interface CaseBase {
   name: string;
   packetSize: number;
@@ -44,6 +55,8 @@ interface CaseBase {
   seed: string;
   nodes: NodeJson[];
   route: CommandJson[];
+  /** Intermediate values of the header construction. */
+  sender: SenderJson;
   /** The packet as it enters nodes[0]. */
   packet: string;
   /** Unwrap result at nodes[i]; a forward result's packet is the input of nodes[i + 1]. */

@@ -11,6 +11,12 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
+  clampedRepresentative,
+  clampedScalarModOrder,
+  mulModOrder,
+  scalarToBytes,
+} from '../../src/scramble/crypto/scalar25519.js';
+import {
   createPacket,
   createSurb,
   encodeSurb,
@@ -36,6 +42,7 @@ import {
   type PacketCaseJson,
   resultToJson,
   type SealedBoxVectors,
+  type SenderJson,
   type SphinxVectors,
   type SurbCaseJson,
 } from './format.js';
@@ -74,15 +81,43 @@ function route(nodes: Node[], delays: number[], final: HopCommand): RouteHop[] {
   }));
 }
 
-function walk(geometry: ReturnType<typeof packetGeometry>, nodes: Node[], packet: Uint8Array): UnwrapResult[] {
-  const out: UnwrapResult[] = [];
+/** Unwrap results at each node, and the packet each node received. */
+function walk(
+  geometry: ReturnType<typeof packetGeometry>,
+  nodes: Node[],
+  packet: Uint8Array,
+): { results: UnwrapResult[]; inputs: Uint8Array[] } {
+  const results: UnwrapResult[] = [];
+  const inputs: Uint8Array[] = [];
   let cur = packet;
   for (const node of nodes) {
+    inputs.push(cur);
     const r = unwrapPacket(crypto, geometry, node.privateKey, cur);
-    out.push(r);
+    results.push(r);
     if (r.kind === 'forward') cur = r.packet;
   }
-  return out;
+  return { results, inputs };
+}
+
+/** Header intermediates (format.ts SenderJson), computed from the mix side's view of the walk. */
+function senderJson(seed: Uint8Array, nodes: Node[], inputs: Uint8Array[]): SenderJson {
+  const x = seededRng(crypto, seed)(32);
+  let accumulated = clampedScalarModOrder(x);
+  const hops = nodes.map((node, i) => {
+    const alpha = (inputs[i] as Uint8Array).subarray(1, 33);
+    const shared = crypto.x25519(node.privateKey, alpha);
+    const scalar = i === 0 ? x : clampedRepresentative(accumulated);
+    check(scalar !== undefined, 'a representative exists');
+    check(hex(crypto.x25519(scalar as Uint8Array, node.publicKey)) === hex(shared), `hop ${i}: sender and mix agree`);
+    const hop = {
+      accumulated: hex(scalarToBytes(accumulated)),
+      scalar: hex(scalar as Uint8Array),
+      shared: hex(shared),
+    };
+    accumulated = mulModOrder(accumulated, clampedScalarModOrder(deriveHopKeys(crypto, shared).blinding));
+    return hop;
+  });
+  return { x: hex(x), hops };
 }
 
 function packetCase(
@@ -101,7 +136,7 @@ function packetCase(
   const r = route(nodes, delays, cmd);
   const seed = text(`mixd/vectors/${name}/packet`);
   const packet = createPacket(crypto, geometry, r, body, seededRng(crypto, seed));
-  const results = walk(geometry, nodes, packet);
+  const { results, inputs } = walk(geometry, nodes, packet);
   const last = results[results.length - 1] as UnwrapResult;
   check(last.kind === cmd.kind, `${name} ends in ${cmd.kind}`);
   if ('body' in last) {
@@ -120,6 +155,7 @@ function packetCase(
     nodes: nodes.map(nodeJson),
     route: r.map((h) => commandToJson(h.command)),
     body: hex(body),
+    sender: senderJson(seed, nodes, inputs),
     packet: hex(packet),
     hops: results.map((res) => resultToJson(res, body.length)),
   };
@@ -137,7 +173,7 @@ function surbCase(name: string, n: number, delays: number[], replyLength: number
   const firstHop = (nodes[0] as Node).id;
   const { surb, secret } = createSurb(crypto, geometry, firstHop, r, seededRng(crypto, seed));
   const packet = useSurb(crypto, geometry, surb, replyBody);
-  const results = walk(geometry, nodes, packet);
+  const { results, inputs } = walk(geometry, nodes, packet);
   const last = results[results.length - 1] as UnwrapResult;
   check(last.kind === 'surbReply', `${name} ends in surbReply`);
   if (last.kind === 'surbReply') {
@@ -160,6 +196,7 @@ function surbCase(name: string, n: number, delays: number[], replyLength: number
       payloadKeys: secret.payloadKeys.map(hex),
     },
     replyBody: hex(replyBody),
+    sender: senderJson(seed, nodes, inputs),
     packet: hex(packet),
     hops: results.map((res) => resultToJson(res, replyLength)),
   };
@@ -167,8 +204,10 @@ function surbCase(name: string, n: number, delays: number[], replyLength: number
 
 const sphinx: SphinxVectors = {
   description:
-    'Sphinx packets from fixed seeds: createPacket/createSurb with seededRng(seed) must give `packet` ' +
-    '(for SURBs: encodeSurb = `surb`, useSurb(surb, replyBody) = `packet`); unwrapping at nodes[i] gives hops[i].',
+    'Sphinx packets (v2 key schedule: BLAKE2b extract, ChaCha20 expand; sender accumulates blinding scalars ' +
+    'mod l) from fixed seeds: createPacket/createSurb with seededRng(seed) must give `packet` (for SURBs: ' +
+    'encodeSurb = `surb`, useSurb(surb, replyBody) = `packet`); unwrapping at nodes[i] gives hops[i]; ' +
+    '`sender` holds the header intermediates of docs/protocol.md section 3 step 1.',
   backend: crypto.name,
   cases: [
     packetCase(
@@ -229,7 +268,8 @@ const b = kdfRng(32);
 sharedSecrets.push(crypto.x25519(a, crypto.x25519Base(b)));
 const kdf: KdfVectors = {
   description:
-    'deriveHopKeys(shared) per hop; seededRng(seed) drawing `draws` bytes in turn returns `output` (crosses a 4096-byte block).',
+    'deriveHopKeys(shared) per hop (v2: PRK = BLAKE2b-256(key = label, s), M = ChaCha20(PRK, nonce "mixd/hopkeys") ' +
+    'keystream of 256 bytes); seededRng(seed) drawing `draws` bytes in turn returns `output` (crosses a 4096-byte block).',
   backend: crypto.name,
   hopKeys: sharedSecrets.map((shared) => {
     const k = deriveHopKeys(crypto, shared);

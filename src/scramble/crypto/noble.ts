@@ -29,9 +29,27 @@ function u32ToU8(w: Uint32Array): Uint8Array {
 /** crypto_box_beforenm: HSalsa20 of the X25519 shared secret with a zero input. */
 function boxKey(publicKey: Uint8Array, secretKey: Uint8Array): Uint8Array {
   const shared = x25519Checked(secretKey, publicKey);
+  const sharedWords = u8ToU32(shared);
   const out = new Uint32Array(8);
-  hsalsa(SIGMA, u8ToU32(shared), new Uint32Array(4), out);
-  return u32ToU8(out);
+  try {
+    hsalsa(SIGMA, sharedWords, new Uint32Array(4), out);
+    return u32ToU8(out);
+  } finally {
+    // libsodium wipes its copies of these inside crypto_box; the JS backend does the same.
+    shared.fill(0);
+    sharedWords.fill(0);
+    out.fill(0);
+  }
+}
+
+/** crypto_box_easy / open_easy under the box key, which is wiped afterwards. */
+function withBoxKey<T>(publicKey: Uint8Array, secretKey: Uint8Array, use: (key: Uint8Array) => T): T {
+  const key = boxKey(publicKey, secretKey);
+  try {
+    return use(key);
+  } finally {
+    key.fill(0);
+  }
 }
 
 function x25519Checked(scalar: Uint8Array, point: Uint8Array): Uint8Array {
@@ -83,12 +101,12 @@ export function loadNobleBackend(): CryptoBackend {
       return key ? blake2b(data, { dkLen: outLen, key }) : blake2b(data, { dkLen: outLen });
     },
     boxEasy(message, nonce, publicKey, secretKey) {
-      return xsalsa20poly1305(boxKey(publicKey, secretKey), nonce).encrypt(message);
+      return withBoxKey(publicKey, secretKey, (key) => xsalsa20poly1305(key, nonce).encrypt(message));
     },
     boxOpenEasy(box, nonce, publicKey, secretKey) {
       if (box.length < 16) return null;
       try {
-        return xsalsa20poly1305(boxKey(publicKey, secretKey), nonce).decrypt(box);
+        return withBoxKey(publicKey, secretKey, (key) => xsalsa20poly1305(key, nonce).decrypt(box));
       } catch {
         return null;
       }
