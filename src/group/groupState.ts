@@ -364,7 +364,7 @@ function chainsField(v: unknown, what: string): Map<string, ReceiveChain> {
  */
 export function groupFromJson(json: unknown): GroupState {
   if (!isRecord(json)) bad('not an object');
-  if (json.version !== 2) bad(`unknown version ${String(json.version)} (groups of an older mixd must be re-joined)`);
+  if (json.version !== 2) bad(`unknown version ${JSON.stringify(json.version)} (groups of an older mixd must be re-joined)`);
   if (typeof json.name !== 'string') bad('name is not a string');
   const nameProblem = groupNameProblem(json.name);
   if (nameProblem) bad(nameProblem);

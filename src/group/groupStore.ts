@@ -90,7 +90,7 @@ export function storeFromJson(text: string): GroupStoreData {
     throw new InvalidGroupState(`${GROUPS_FILE} is not an object`);
   }
   const o = json as Record<string, unknown>;
-  if (o.version !== 1) throw new InvalidGroupState(`${GROUPS_FILE} has unknown version ${String(o.version)}`);
+  if (o.version !== 1) throw new InvalidGroupState(`${GROUPS_FILE} has unknown version ${JSON.stringify(o.version)}`);
   if (!Array.isArray(o.groups) || !Array.isArray(o.pendingInvites)) {
     throw new InvalidGroupState(`${GROUPS_FILE} lacks groups or pendingInvites arrays`);
   }

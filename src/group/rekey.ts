@@ -331,7 +331,10 @@ export function createRekey(
     ? chainsFromSeed(crypto, chainSeed, group.groupId, newEpoch, members, actor.identityKey)
     : { sendChain: { chainKey: new Uint8Array(32), index: 0 }, chains: new Map() };
   chainSeed.fill(0);
-  const readmitted = joined.filter((m) => isAdmin(group.admins, m.certificate.inviterKey)).map((m) => m.identityKey);
+  // Re-admitted by an admin during the parent epoch, and still here: no longer revoked.
+  const readmitted = joined
+    .filter((m) => keep.has(hexKey(m.identityKey)) && isAdmin(group.admins, m.certificate.inviterKey))
+    .map((m) => m.identityKey);
   const newState: GroupState = {
     ...group,
     epoch: newEpoch,
@@ -479,7 +482,9 @@ export function acceptRekey(
   const removedMembers = applyMembership(start, c.joined, []).filter((m) => !findMember(members, m.identityKey));
   const chains = chainsFromSeed(crypto, c.chainSeed, g.groupId, c.newEpoch, members, self);
   c.chainSeed.fill(0);
-  const readmitted = c.joined.filter((m) => isAdmin(parentAdmins, m.certificate.inviterKey)).map((m) => m.identityKey);
+  const readmitted = c.joined
+    .filter((m) => findMember(members, m.identityKey) && isAdmin(parentAdmins, m.certificate.inviterKey))
+    .map((m) => m.identityKey);
   const untilMs = nowMs + (options.graceMs ?? DEFAULT_REKEY_GRACE_MS);
   const newState: GroupState = {
     ...g,

@@ -1,4 +1,4 @@
-import { announceSelf, openGroupMessage } from '../../src/group/groupMessage.js';
+import { acceptAnnounce, announceSelf } from '../../src/group/announce.js';
 import { createGroup, type GroupState, type LocalIdentity } from '../../src/group/groupState.js';
 import { createInvite, openInvite, unlockInvite } from '../../src/group/invite.js';
 import type { CryptoBackend } from '../../src/scramble/crypto/backend.js';
@@ -10,29 +10,37 @@ export interface Fixture {
   states: GroupState[];
 }
 
+/** Invites `id` into the group through `inviter` (member `by`), unlocks, and returns the joiner's state and announce. */
+export function join(
+  crypto: CryptoBackend,
+  inviterState: GroupState,
+  inviter: LocalIdentity,
+  id: LocalIdentity,
+  nowMs = NOW,
+): { state: GroupState; announce: Uint8Array } {
+  const { sealed } = createInvite(crypto, inviterState, inviter, addressOf(id), pass('pw'), TINY_KDF, rng, nowMs);
+  const pending = openInvite(crypto, id.identitySeed, sealed);
+  if (!pending) throw new Error('invite did not open');
+  const state = unlockInvite(crypto, pending, pass('pw'), nowMs, rng);
+  return { state, announce: announceSelf(crypto, state, id) };
+}
+
 /**
  * A group of `n` members built through the real flow: member 0 creates, then
- * invites each next member, who unlocks, announces, and everyone applies the
- * announce.
+ * invites each next member, who unlocks and announces itself (pairwise) to
+ * everyone, who apply it.
  */
 export function makeGroup(n: number, crypto: CryptoBackend = defaultCrypto, name = 'test group'): Fixture {
   const ids = [identity(crypto)];
   const states = [createGroup(crypto, name, ids[0]!, rng, NOW)];
   for (let i = 1; i < n; i++) {
     const id = identity(crypto);
-    const sealed = createInvite(crypto, states[0]!, ids[0]!, addressOf(id), pass('pw'), TINY_KDF, rng, NOW + i);
-    const pending = openInvite(crypto, id.identitySeed, sealed);
-    if (!pending) throw new Error('invite did not open');
-    let joined = unlockInvite(crypto, pending, pass('pw'), NOW + i);
-    const ann = announceSelf(crypto, joined, id, rng);
-    joined = ann.group;
-    for (let j = 0; j < states.length; j++) {
-      const opened = openGroupMessage(crypto, [states[j]!], ann.c0, NOW);
-      if (!opened) throw new Error('announce did not open');
-      states[j] = opened.group;
+    const j = join(crypto, states[0]!, ids[0]!, id, NOW + i);
+    for (let k = 0; k < states.length; k++) {
+      states[k] = acceptAnnounce(crypto, ids[k]!.identityKey, [states[k]!], j.announce).group;
     }
     ids.push(id);
-    states.push(joined);
+    states.push(j.state);
   }
   return { ids, states };
 }
