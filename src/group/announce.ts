@@ -1,8 +1,22 @@
 import type { CryptoBackend } from '../scramble/crypto/backend.js';
 import { IDENTITY_KEY_BYTES } from './address.js';
 import { ByteReader, ByteWriter, bytesEqual, concatBytes, label } from './bytes.js';
-import { checkCertificate, encodeCertificate, GROUP_ID_BYTES, isSelfSigned, memberFromCertificate, readCertificate } from './certificate.js';
-import { BadCertificate, BadSignature, MalformedGroupMessage, NotAMember, NotAuthorized, WrongEpoch } from './errors.js';
+import {
+  checkCertificate,
+  encodeCertificate,
+  GROUP_ID_BYTES,
+  isSelfSigned,
+  memberFromCertificate,
+  readCertificate,
+} from './certificate.js';
+import {
+  BadCertificate,
+  BadSignature,
+  MalformedGroupMessage,
+  NotAMember,
+  NotAuthorized,
+  WrongEpoch,
+} from './errors.js';
 import type { Signer } from './groupMessage.js';
 import { assertNotRemoved, findMember, type GroupState, isAdmin, type Member } from './groupState.js';
 import { hexKey } from './keys.js';
@@ -138,7 +152,9 @@ export function acceptAnnounce(
   const cert = m.certificate;
   checkCertificate(crypto, g.groupId, g.epoch, m);
   if (cert.epoch !== g.epoch) {
-    throw new BadCertificate(`certificate of epoch ${cert.epoch} admits no one at epoch ${g.epoch}: a new invite is needed`);
+    throw new BadCertificate(
+      `certificate of epoch ${cert.epoch} admits no one at epoch ${g.epoch}: a new invite is needed`,
+    );
   }
   if (isSelfSigned(cert)) throw new BadCertificate('a newcomer cannot certify itself');
   if (!findMember(g.members, cert.inviterKey)) throw new BadCertificate('the inviter is not a current member');
@@ -149,7 +165,9 @@ export function acceptAnnounce(
   if (!bytesEqual(a.announcer, m.identityKey) && !findMember(g.members, a.announcer)) {
     throw new NotAMember('announcer is neither the newcomer nor a member');
   }
-  if (!crypto.ed25519Verify(a.announcer, concatBytes(ANNOUNCE_LABEL, body.subarray(0, body.length - 64)), a.signature)) {
+  if (
+    !crypto.ed25519Verify(a.announcer, concatBytes(ANNOUNCE_LABEL, body.subarray(0, body.length - 64)), a.signature)
+  ) {
     throw new BadSignature('announce signature does not verify');
   }
   if (bytesEqual(m.identityKey, self)) return { index, group: g, member: m, added: false };

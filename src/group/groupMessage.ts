@@ -4,21 +4,8 @@ import type { Rng } from '../scramble/rng.js';
 import { openSeal, SEAL_OVERHEAD, seal } from '../scramble/sealedBox.js';
 import { IDENTITY_KEY_BYTES } from './address.js';
 import { ByteReader, ByteWriter, bytesEqual, concatBytes, label } from './bytes.js';
-import {
-  BadSignature,
-  DatagramTooLarge,
-  MalformedGroupMessage,
-  NotAMember,
-  NotAuthorized,
-} from './errors.js';
-import {
-  assertNotRemoved,
-  type Chains,
-  findMember,
-  type GroupState,
-  isAdmin,
-  type Member,
-} from './groupState.js';
+import { BadSignature, DatagramTooLarge, MalformedGroupMessage, NotAMember, NotAuthorized } from './errors.js';
+import { assertNotRemoved, type Chains, findMember, type GroupState, isAdmin, type Member } from './groupState.js';
 import { hexKey } from './keys.js';
 import { nextSendKey, type ReceiveChain, receiveKey } from './senderChain.js';
 import {
@@ -85,7 +72,13 @@ export interface SealedGroupMessage {
   readonly group: GroupState;
 }
 
-function signedBytes(group: { groupId: Uint8Array }, epoch: number, sender: Uint8Array, index: number, inner: Uint8Array) {
+function signedBytes(
+  group: { groupId: Uint8Array },
+  epoch: number,
+  sender: Uint8Array,
+  index: number,
+  inner: Uint8Array,
+) {
   return concatBytes(MSG_LABEL, group.groupId, new ByteWriter().u32(epoch).bytes(sender).u32(index).finish(), inner);
 }
 
@@ -179,7 +172,8 @@ export function decodeInner(inner: Uint8Array): {
   const type = TYPE_BY_CODE.get(code);
   if (!type) throw new MalformedGroupMessage(`unknown group message type ${code}`);
   const bodyLength = r.u16('body length');
-  if (bodyLength > inner.length - INNER_HEADER_BYTES - SIGNATURE_BYTES) throw new MalformedGroupMessage('body overruns');
+  if (bodyLength > inner.length - INNER_HEADER_BYTES - SIGNATURE_BYTES)
+    throw new MalformedGroupMessage('body overruns');
   const body = r.bytes(bodyLength, 'body');
   const signedEnd = inner.length - SIGNATURE_BYTES;
   for (let i = r.offset; i < signedEnd; i++) {
@@ -204,8 +198,21 @@ export function openGroupMessage(
   for (let index = 0; index < groups.length; index++) {
     const group = groups[index] as GroupState;
     if (group.removed) continue;
-    const keys: Array<{ epoch: number; publicKey: Uint8Array; secretKey: Uint8Array; chains: Chains; current: boolean }> =
-      [{ epoch: group.epoch, publicKey: group.publicKey, secretKey: group.secretKey, chains: group.chains, current: true }];
+    const keys: Array<{
+      epoch: number;
+      publicKey: Uint8Array;
+      secretKey: Uint8Array;
+      chains: Chains;
+      current: boolean;
+    }> = [
+      {
+        epoch: group.epoch,
+        publicKey: group.publicKey,
+        secretKey: group.secretKey,
+        chains: group.chains,
+        current: true,
+      },
+    ];
     if (group.previous && nowMs <= group.previous.untilMs) keys.push({ ...group.previous, current: false });
     for (const key of keys) {
       const outer = openSeal(crypto, key.publicKey, key.secretKey, c0);
@@ -233,7 +240,9 @@ function acceptOuter(
   received.messageKey.fill(0);
   if (inner === null) throw new BadSignature('message does not authenticate under the sender chain');
   const m = decodeInner(inner);
-  if (!crypto.ed25519Verify(outer.sender, signedBytes(group, key.epoch, outer.sender, outer.index, m.signed), m.signature)) {
+  if (
+    !crypto.ed25519Verify(outer.sender, signedBytes(group, key.epoch, outer.sender, outer.index, m.signed), m.signature)
+  ) {
     throw new BadSignature('group message signature does not verify');
   }
   inner.fill(0);

@@ -249,7 +249,13 @@ export interface GroupJson {
   revoked: string[];
   sendChain: { chainKey: string; index: number };
   chains: Record<string, string>;
-  previous: { epoch: number; publicKey: string; secretKey: string; untilMs: number; chains: Record<string, string> } | null;
+  previous: {
+    epoch: number;
+    publicKey: string;
+    secretKey: string;
+    untilMs: number;
+    chains: Record<string, string>;
+  } | null;
   base: { epoch: number; actor: string; admins: string[]; revoked: string[]; removed: string[] } | null;
   removed: { epoch: number; actor: string } | null;
 }
@@ -364,7 +370,8 @@ function chainsField(v: unknown, what: string): Map<string, ReceiveChain> {
  */
 export function groupFromJson(json: unknown): GroupState {
   if (!isRecord(json)) bad('not an object');
-  if (json.version !== 2) bad(`unknown version ${JSON.stringify(json.version)} (groups of an older mixd must be re-joined)`);
+  if (json.version !== 2)
+    bad(`unknown version ${JSON.stringify(json.version)} (groups of an older mixd must be re-joined)`);
   if (typeof json.name !== 'string') bad('name is not a string');
   const nameProblem = groupNameProblem(json.name);
   if (nameProblem) bad(nameProblem);

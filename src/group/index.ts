@@ -1,5 +1,5 @@
 /** The group layer's public surface (explicit: no `export *`). */
-export { type MemberAddress, encodeAddress, encryptionKeyOf, parseAddress } from './address.js';
+export { encodeAddress, encryptionKeyOf, type MemberAddress, parseAddress } from './address.js';
 export { type AcceptedAnnounce, acceptAnnounce, announceSelf, createAnnounce, reannounce } from './announce.js';
 export { type Certificate, GROUP_ID_BYTES } from './certificate.js';
 export { DIRECT_KIND, type DirectMessage, openDirect, sealDirect } from './direct.js';
@@ -57,7 +57,6 @@ export {
   type PendingInvite,
   unlockInvite,
 } from './invite.js';
-export { type AcceptedRemoval, acceptRemovalNotice } from './removalNotice.js';
 export {
   acceptRekey,
   createRekey,
@@ -68,4 +67,5 @@ export {
   type RekeyResult,
   rotateGroupKey,
 } from './rekey.js';
+export { type AcceptedRemoval, acceptRemovalNotice } from './removalNotice.js';
 export { maxDatagramBytes, TOKEN_BYTES } from './sizes.js';

@@ -437,7 +437,7 @@ export function unlockInvite(
   }
   if (!bytesEqual(c.newMember.inviterKey, c.inviterKey))
     throw new BadCertificate('our certificate is not from the inviter');
-  if (c.newMember.epoch !== c.epoch) throw new BadCertificate('our certificate is not for the invite\'s epoch');
+  if (c.newMember.epoch !== c.epoch) throw new BadCertificate("our certificate is not for the invite's epoch");
   if (!findMember(c.members, c.inviterKey)) throw new NotAMember('the inviter is not a member');
   if (c.admins.length === 0 || !c.admins.every((a) => findMember(c.members, a))) {
     throw new MalformedInvite('every admin must be a member, and there must be one');

@@ -186,7 +186,11 @@ function epochMembership(
   return { start, joined };
 }
 
-function applyMembership(start: readonly Member[], joined: readonly Member[], removed: readonly Uint8Array[]): Member[] {
+function applyMembership(
+  start: readonly Member[],
+  joined: readonly Member[],
+  removed: readonly Uint8Array[],
+): Member[] {
   const out = new Map<string, Member>();
   for (const m of [...start, ...joined]) out.set(hexKey(m.identityKey), m);
   for (const k of removed) out.delete(hexKey(k));
@@ -302,7 +306,10 @@ export function createRekey(
   const blob = concatBytes(unsigned, crypto.ed25519Sign(actor.identitySeed, concatBytes(REKEY_LABEL, unsigned)));
   const perMember = members
     .filter((m) => !bytesEqual(m.identityKey, actor.identityKey))
-    .map((m) => ({ identityKey: m.identityKey, sealed: sealDirect(crypto, m.identityKey, DIRECT_KIND.rekey, blob, rng) }));
+    .map((m) => ({
+      identityKey: m.identityKey,
+      sealed: sealDirect(crypto, m.identityKey, DIRECT_KIND.rekey, blob, rng),
+    }));
   const removals = expelled.map((m) => ({
     identityKey: m.identityKey,
     sealed: sealDirect(
@@ -471,11 +478,7 @@ export function acceptRekey(
   if (!findMember(members, self)) throw new NotAMember('the rekey does not keep us as a member');
   checkAdmins(c.admins, parentAdmins, members, c.actor, g.creator, c.reason, (m) => new MalformedRekey(m));
   for (const r of c.revocations) {
-    if (
-      !bytesEqual(r.actor, c.actor) ||
-      r.epoch !== c.newEpoch ||
-      !c.removed.some((k) => bytesEqual(k, r.memberKey))
-    ) {
+    if (!bytesEqual(r.actor, c.actor) || r.epoch !== c.newEpoch || !c.removed.some((k) => bytesEqual(k, r.memberKey))) {
       throw new MalformedRekey('a revocation does not belong to this rekey');
     }
   }

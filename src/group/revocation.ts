@@ -33,13 +33,7 @@ export const MAX_REVOCATIONS = 1024;
 const REVOKE_LABEL = label('revoke');
 
 function unsigned(groupId: Uint8Array, r: Omit<Revocation, 'signature'>): Uint8Array {
-  return new ByteWriter()
-    .u8(REVOCATION_VERSION)
-    .bytes(groupId)
-    .bytes(r.memberKey)
-    .u32(r.epoch)
-    .bytes(r.actor)
-    .finish();
+  return new ByteWriter().u8(REVOCATION_VERSION).bytes(groupId).bytes(r.memberKey).u32(r.epoch).bytes(r.actor).finish();
 }
 
 export function signRevocation(
@@ -109,7 +103,8 @@ export function mergeRevocations(
     if (!old || r.epoch >= old.epoch) byKey.set(k, r);
   }
   for (const k of readmitted) byKey.delete(hexKey(k));
-  const out = [...byKey.values()].sort((a, b) => a.epoch - b.epoch || hexKey(a.memberKey).localeCompare(hexKey(b.memberKey)));
+  const out = [...byKey.values()].sort(
+    (a, b) => a.epoch - b.epoch || hexKey(a.memberKey).localeCompare(hexKey(b.memberKey)),
+  );
   return out.slice(Math.max(0, out.length - MAX_REVOCATIONS));
 }
-

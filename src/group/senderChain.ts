@@ -107,7 +107,9 @@ export function receiveKey(
     return { messageKey: key, chain: { ...chain, skipped } };
   }
   if (index - chain.index > MAX_SKIP) {
-    throw new MessageTooFarAhead(`message ${index} is ${index - chain.index} ahead of this sender's chain (max ${MAX_SKIP})`);
+    throw new MessageTooFarAhead(
+      `message ${index} is ${index - chain.index} ahead of this sender's chain (max ${MAX_SKIP})`,
+    );
   }
   const skipped = new Map(chain.skipped);
   let chainKey = chain.chainKey;

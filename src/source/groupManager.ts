@@ -29,8 +29,8 @@ import {
   type PendingInvite,
   parseAddress,
   promoteAdmin,
-  type RekeyResult,
   RekeyOutOfOrder,
+  type RekeyResult,
   reannounce,
   rotateGroupKey,
   sealDirect,
@@ -239,7 +239,9 @@ export class GroupManager {
     const ids = this.pending.map(inviteId);
     if (id === undefined || id === '') {
       if (this.pending.length === 1) return 0;
-      throw new ControlError(`${this.pending.length} invites are pending: name one (mixd group join ID): ${ids.join(', ')}`);
+      throw new ControlError(
+        `${this.pending.length} invites are pending: name one (mixd group join ID): ${ids.join(', ')}`,
+      );
     }
     const matches = ids.map((x, i) => [x, i] as const).filter(([x]) => x.startsWith(id.toLowerCase()));
     if (matches.length === 1) return (matches[0] as readonly [string, number])[1];
@@ -273,7 +275,8 @@ export class GroupManager {
     this.save();
     // Our chain goes to each member sealed to it alone (announce.ts says why not under the group key).
     const body = announceSelf(ctx.crypto, g, this.deps.self);
-    for (const m of g.members) if (!this.isSelf(m.identityKey)) this.sendDirect(m.identityKey, DIRECT_KIND.announce, body);
+    for (const m of g.members)
+      if (!this.isSelf(m.identityKey)) this.sendDirect(m.identityKey, DIRECT_KIND.announce, body);
     return this.summary(g);
   }
 
@@ -281,15 +284,9 @@ export class GroupManager {
     const i = this.find(ref);
     const g = this.groups[i] as GroupState;
     const sealed = this.userFacing(() =>
-      sealGroupMessage(
-        this.deps.ctx.crypto,
-        g,
-        this.deps.self,
-        'data',
-        data,
-        systemRng(this.deps.ctx.crypto),
-        { geometry: this.deps.geometry() },
-      ),
+      sealGroupMessage(this.deps.ctx.crypto, g, this.deps.self, 'data', data, systemRng(this.deps.ctx.crypto), {
+        geometry: this.deps.geometry(),
+      }),
     );
     this.groups[i] = sealed.group;
     this.save();
@@ -355,15 +352,10 @@ export class GroupManager {
   private rekey(i: number, keep: Uint8Array[], reason?: 'remove' | 'leave'): { epoch: number } {
     const g = this.groups[i] as GroupState;
     const r = this.userFacing(() =>
-      createRekey(
-        this.deps.ctx.crypto,
-        g,
-        this.deps.self,
-        keep,
-        systemRng(this.deps.ctx.crypto),
-        this.deps.ctx.now(),
-        { geometry: this.deps.geometry(), ...(reason ? { reason } : {}) },
-      ),
+      createRekey(this.deps.ctx.crypto, g, this.deps.self, keep, systemRng(this.deps.ctx.crypto), this.deps.ctx.now(), {
+        geometry: this.deps.geometry(),
+        ...(reason ? { reason } : {}),
+      }),
     );
     this.applyOwnRekey(i, r);
     return { epoch: r.newState.epoch };
@@ -436,7 +428,8 @@ export class GroupManager {
    * after the first, so duplicates are refused.
    */
   private sendControl(g: GroupState, c0: Uint8Array): void {
-    for (const m of g.members) if (!this.isSelf(m.identityKey)) this.sendDirect(m.identityKey, DIRECT_KIND.groupControl, c0);
+    for (const m of g.members)
+      if (!this.isSelf(m.identityKey)) this.sendDirect(m.identityKey, DIRECT_KIND.groupControl, c0);
   }
 
   /** A delivered payload that was not sealed to our own key: try our groups. */

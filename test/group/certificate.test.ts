@@ -2,13 +2,13 @@ import fc from 'fast-check';
 import t from 'tap';
 import {
   CERTIFICATE_BYTES,
+  checkCertificate,
   createCertificate,
   decodeCertificate,
   encodeCertificate,
   memberFromCertificate,
-  verifyCertificate,
-  checkCertificate,
   memberSinceBefore,
+  verifyCertificate,
   verifyMemberList,
 } from '../../src/group/certificate.js';
 import { BadCertificate, GroupError, MalformedCertificate } from '../../src/group/errors.js';

@@ -102,11 +102,18 @@ t.test('forward secrecy: a state captured after message k holds nothing that ope
   let probe = captured;
   for (let i = 30; i < 30 + 64; i++) {
     const r = receiveKey(crypto, probe, i);
-    t.notOk(keys.slice(0, 30).some((k) => hex(k) === hex(r.messageKey)), `forward key ${i} is none of the past keys`);
+    t.notOk(
+      keys.slice(0, 30).some((k) => hex(k) === hex(r.messageKey)),
+      `forward key ${i} is none of the past keys`,
+    );
     probe = r.chain;
   }
   t.same(receiveKey(crypto, captured, 12).messageKey, keys[12], 'only the message not yet read stays readable');
-  t.same(receiveKey(crypto, captured, 35).messageKey, keys[35], 'later messages stay readable (no post-compromise security)');
+  t.same(
+    receiveKey(crypto, captured, 35).messageKey,
+    keys[35],
+    'later messages stay readable (no post-compromise security)',
+  );
 });
 
 t.test('fuzz: decodeReceiveChain throws only its own error', async () => {
