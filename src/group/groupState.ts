@@ -51,10 +51,10 @@ export interface PreviousKey {
 }
 
 /**
- * What we keep of the epoch before the current one, so that a concurrent
- * rekey of the same epoch that wins the convergence rule (rekey.ts) can
- * replace the one we applied: who created that epoch, its admins and
- * revocations, and the members the current epoch's rekey removed.
+ * What we keep of an earlier epoch of our lineage, so that a concurrent
+ * rekey that wins the convergence rule (epochOrder.ts) can replace the ones
+ * we applied after it: who created that epoch, its admins and revocations,
+ * and the members the next epoch's rekey removed.
  */
 export interface EpochBase {
   readonly epoch: number;
@@ -89,7 +89,8 @@ export interface GroupState {
   /** Every other member's chain as far as we have read it. */
   readonly chains: Chains;
   readonly previous: PreviousKey | null;
-  readonly base: EpochBase | null;
+  /** Earlier epochs, newest first (lineage[0] is epoch - 1), at most MAX_LINEAGE. */
+  readonly lineage: readonly EpochBase[];
   /** Set once a valid removal notice for us arrived: keys are erased and sending fails. */
   readonly removed: { readonly epoch: number; readonly actor: Uint8Array } | null;
 }
@@ -104,6 +105,8 @@ export interface LocalIdentity {
 export const MAX_GROUP_NAME_BYTES = 200;
 /** At most this many admins (u8 on the wire). */
 export const MAX_ADMINS = 255;
+/** Earlier epochs kept for the convergence rule: a losing branch this many rekeys deep can still switch. */
+export const MAX_LINEAGE = 4;
 const utf8 = new TextEncoder();
 
 /**
@@ -183,7 +186,7 @@ export function createGroup(
     sendChain: { chainKey: rng(32), index: 0 },
     chains: new Map(),
     previous: null,
-    base: null,
+    lineage: [],
     removed: null,
   };
 }
@@ -256,7 +259,7 @@ export interface GroupJson {
     untilMs: number;
     chains: Record<string, string>;
   } | null;
-  base: { epoch: number; actor: string; admins: string[]; revoked: string[]; removed: string[] } | null;
+  lineage: Array<{ epoch: number; actor: string; admins: string[]; revoked: string[]; removed: string[] }>;
   removed: { epoch: number; actor: string } | null;
 }
 
@@ -295,15 +298,13 @@ export function groupToJson(g: GroupState): GroupJson {
           chains: chainsToJson(g.previous.chains),
         }
       : null,
-    base: g.base
-      ? {
-          epoch: g.base.epoch,
-          actor: hexOf(g.base.actor),
-          admins: g.base.admins.map(hexOf),
-          revoked: g.base.revoked.map(rev),
-          removed: g.base.removed.map(cert),
-        }
-      : null,
+    lineage: g.lineage.map((b) => ({
+      epoch: b.epoch,
+      actor: hexOf(b.actor),
+      admins: b.admins.map(hexOf),
+      revoked: b.revoked.map(rev),
+      removed: b.removed.map(cert),
+    })),
     removed: g.removed ? { epoch: g.removed.epoch, actor: hexOf(g.removed.actor) } : null,
   };
 }
@@ -399,18 +400,18 @@ export function groupFromJson(json: unknown): GroupState {
       chains: chainsField(p.chains, 'previous.chains'),
     };
   }
-  let base: EpochBase | null = null;
-  if (json.base !== null) {
-    const b = json.base;
-    if (!isRecord(b)) bad('base is not an object');
-    base = {
-      epoch: intField(b.epoch, 'base.epoch', 0xffffffff),
-      actor: hexField(b.actor, 'base.actor', IDENTITY_KEY_BYTES),
-      admins: keyList(b.admins, 'base.admins'),
-      revoked: revField(b.revoked, 'base.revoked'),
-      removed: arrayField(b.removed, 'base.removed').map((m, i) => memberField(m, `base.removed[${i}]`)),
+  const lineage = arrayField(json.lineage, 'lineage', MAX_LINEAGE).map((b, i): EpochBase => {
+    if (!isRecord(b)) bad(`lineage[${i}] is not an object`);
+    return {
+      epoch: intField(b.epoch, `lineage[${i}].epoch`, 0xffffffff),
+      actor: hexField(b.actor, `lineage[${i}].actor`, IDENTITY_KEY_BYTES),
+      admins: keyList(b.admins, `lineage[${i}].admins`),
+      revoked: revField(b.revoked, `lineage[${i}].revoked`),
+      removed: arrayField(b.removed, `lineage[${i}].removed`).map((m, j) =>
+        memberField(m, `lineage[${i}].removed[${j}]`),
+      ),
     };
-  }
+  });
   let removed: GroupState['removed'] = null;
   if (json.removed !== null) {
     const r = json.removed;
@@ -435,7 +436,7 @@ export function groupFromJson(json: unknown): GroupState {
     },
     chains: chainsField(json.chains, 'chains'),
     previous,
-    base,
+    lineage,
     removed,
   };
   for (const m of [...members, ...departed]) {

@@ -471,7 +471,7 @@ export function unlockInvite(
     sendChain: { chainKey: rng(32), index: 0 },
     chains,
     previous: null,
-    base: null,
+    lineage: [],
     removed: null,
   };
 }

@@ -12,7 +12,7 @@ import {
   readCertificate,
 } from './certificate.js';
 import { DIRECT_KIND, sealDirect } from './direct.js';
-import { fitTransition } from './epochOrder.js';
+import { fitTransition, parentView } from './epochOrder.js';
 import { BadCertificate, BadSignature, MalformedRekey, NotAMember, NotAuthorized } from './errors.js';
 import { type SealOptions, sealGroupMessage } from './groupMessage.js';
 import {
@@ -23,6 +23,7 @@ import {
   isAdmin,
   type LocalIdentity,
   MAX_ADMINS,
+  MAX_LINEAGE,
   type Member,
 } from './groupState.js';
 import { hexKey } from './keys.js';
@@ -361,13 +362,16 @@ export function createRekey(
       chains: group.chains,
       untilMs: nowMs + (options.graceMs ?? DEFAULT_REKEY_GRACE_MS),
     },
-    base: {
-      epoch: group.epoch,
-      actor: group.epochActor,
-      admins: group.admins,
-      revoked: group.revoked,
-      removed: removedMembers,
-    },
+    lineage: [
+      {
+        epoch: group.epoch,
+        actor: group.epochActor,
+        admins: group.admins,
+        revoked: group.revoked,
+        removed: removedMembers,
+      },
+      ...group.lineage,
+    ].slice(0, MAX_LINEAGE),
     removed: null,
   };
   return { newState, perMember, removals, removed };
@@ -450,10 +454,8 @@ export function acceptRekey(
   if (index < 0) throw new NotAMember('rekey for a group we are not in');
   const g = groups[index] as GroupState;
   const fit = fitTransition(g, c.newEpoch, c.actor, c.parentActor, 'rekey');
-  const base = g.base;
-  const parentAdmins = fit === 'switch' && base ? base.admins : g.admins;
-  const parentRevoked = fit === 'switch' && base ? base.revoked : g.revoked;
-  if (!isAdmin(parentAdmins, c.actor)) throw new NotAuthorized('rekey is not from an admin of the epoch it builds on');
+  const parent = parentView(g, fit);
+  if (!isAdmin(parent.admins, c.actor)) throw new NotAuthorized('rekey is not from an admin of the epoch it builds on');
   const signed = body.subarray(0, body.length - 64);
   if (!crypto.ed25519Verify(c.actor, concatBytes(REKEY_LABEL, signed), c.signature)) {
     throw new BadSignature('rekey signature does not verify');
@@ -468,15 +470,14 @@ export function acceptRekey(
       throw new BadCertificate('a joined member must hold a certificate of the parent epoch');
     }
   }
-  const extra = fit === 'switch' && base ? base.removed : [];
-  const { start } = epochMembership(g, extra, parentEpoch);
+  const { start } = epochMembership(g, parent.removedSince, parentEpoch);
   const members = applyMembership(start, c.joined, c.removed);
   if (!crypto.equal(memberDigest(crypto, members), c.memberDigest)) {
     throw new MalformedRekey(`member list after the rekey to epoch ${c.newEpoch} differs from the actor's`);
   }
   const self = crypto.ed25519PublicKey(identitySeed);
   if (!findMember(members, self)) throw new NotAMember('the rekey does not keep us as a member');
-  checkAdmins(c.admins, parentAdmins, members, c.actor, g.creator, c.reason, (m) => new MalformedRekey(m));
+  checkAdmins(c.admins, parent.admins, members, c.actor, g.creator, c.reason, (m) => new MalformedRekey(m));
   for (const r of c.revocations) {
     if (!bytesEqual(r.actor, c.actor) || r.epoch !== c.newEpoch || !c.removed.some((k) => bytesEqual(k, r.memberKey))) {
       throw new MalformedRekey('a revocation does not belong to this rekey');
@@ -486,9 +487,10 @@ export function acceptRekey(
   const chains = chainsFromSeed(crypto, c.chainSeed, g.groupId, c.newEpoch, members, self);
   c.chainSeed.fill(0);
   const readmitted = c.joined
-    .filter((m) => findMember(members, m.identityKey) && isAdmin(parentAdmins, m.certificate.inviterKey))
+    .filter((m) => findMember(members, m.identityKey) && isAdmin(parent.admins, m.certificate.inviterKey))
     .map((m) => m.identityKey);
   const untilMs = nowMs + (options.graceMs ?? DEFAULT_REKEY_GRACE_MS);
+  const previous = fit.kind === 'switch' ? parent.previous : parent.previous ? { ...parent.previous, untilMs } : null;
   const newState: GroupState = {
     ...g,
     epoch: c.newEpoch,
@@ -498,27 +500,24 @@ export function acceptRekey(
     admins: c.admins,
     members,
     departed: [],
-    revoked: mergeRevocations(parentRevoked, c.revocations, readmitted),
+    revoked: mergeRevocations(parent.revoked, c.revocations, readmitted),
     sendChain: chains.sendChain,
     chains: chains.chains,
-    // On a switch the previous epoch is still the parent: keep its key as it was.
-    previous:
-      fit === 'switch'
-        ? g.previous
-        : g.removed
-          ? null
-          : { epoch: g.epoch, publicKey: g.publicKey, secretKey: g.secretKey, chains: g.chains, untilMs },
-    base: {
-      epoch: parentEpoch,
-      actor: c.parentActor,
-      admins: parentAdmins,
-      revoked: parentRevoked,
-      removed: removedMembers,
-    },
+    previous,
+    lineage: [
+      {
+        epoch: parentEpoch,
+        actor: c.parentActor,
+        admins: parent.admins,
+        revoked: parent.revoked,
+        removed: removedMembers,
+      },
+      ...parent.lineage,
+    ].slice(0, MAX_LINEAGE),
     removed: null,
   };
   const removed = g.members.filter((m) => !findMember(members, m.identityKey)).map((m) => m.identityKey);
-  return { index, group: newState, reason: c.reason, actor: c.actor, removed, switched: fit === 'switch' };
+  return { index, group: newState, reason: c.reason, actor: c.actor, removed, switched: fit.kind === 'switch' };
 }
 
 export type LeaveResult =

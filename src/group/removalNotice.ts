@@ -2,9 +2,9 @@ import type { CryptoBackend } from '../scramble/crypto/backend.js';
 import { IDENTITY_KEY_BYTES } from './address.js';
 import { ByteReader, ByteWriter, bytesEqual, concatBytes, label } from './bytes.js';
 import { GROUP_ID_BYTES } from './certificate.js';
-import { fitTransition } from './epochOrder.js';
-import { BadSignature, MalformedRekey, NotAMember, NotAuthorized } from './errors.js';
-import { type GroupState, isAdmin, type LocalIdentity, removedState } from './groupState.js';
+import { fitTransition, type ParentView, parentView, type TransitionFit } from './epochOrder.js';
+import { BadSignature, MalformedRekey, NotAMember, NotAuthorized, RekeyOutOfOrder } from './errors.js';
+import { type GroupState, isAdmin, type LocalIdentity, MAX_LINEAGE, removedState } from './groupState.js';
 
 /**
  * Removal notice (direct message kind 5), sent by the rekeying admin to each
@@ -88,50 +88,46 @@ export function acceptRemovalNotice(
   if (index < 0) throw new NotAMember('removal notice for a group we are not in');
   const g = groups[index] as GroupState;
   if (!bytesEqual(n.removed, self)) throw new MalformedRekey('removal notice names someone else');
-  let admins: readonly Uint8Array[];
-  let parent: GroupState;
-  let fit: ReturnType<typeof fitTransition> | 'skip';
+  let fit: TransitionFit | null;
   try {
     fit = fitTransition(g, n.newEpoch, n.actor, n.parentActor, 'removal notice');
   } catch (err) {
     // A removal needs nothing from the epochs in between: from an admin we know, a later one is enough.
-    if (n.newEpoch > g.epoch + 1 && isAdmin(g.admins, n.actor)) fit = 'skip';
+    if (err instanceof RekeyOutOfOrder && n.newEpoch > g.epoch + 1 && isAdmin(g.admins, n.actor)) fit = null;
     else throw err;
   }
-  if (fit === 'switch') {
-    const base = g.base as NonNullable<GroupState['base']>;
-    admins = base.admins;
-    parent = { ...g, epoch: base.epoch, epochActor: base.actor, admins: base.admins, revoked: base.revoked };
-  } else {
-    admins = g.admins;
-    parent = g;
-  }
-  if (!isAdmin(admins, n.actor)) throw new NotAuthorized('removal notice is not from an admin');
+  const parent = parentView(g, fit ?? { kind: 'advance' });
+  if (!isAdmin(parent.admins, n.actor)) throw new NotAuthorized('removal notice is not from an admin');
   const u = body.subarray(0, body.length - 64);
   if (!crypto.ed25519Verify(n.actor, concatBytes(REMOVAL_LABEL, u), n.signature)) {
     throw new BadSignature('removal notice signature does not verify');
   }
-  return { index, group: markRemoved(parent, n.newEpoch, n.actor) };
+  return { index, group: markRemoved(g, parent, n.newEpoch, n.actor) };
 }
 
 /**
  * Our state once removed at (epoch, actor): the epoch moves on (so neither an
- * old invite nor an old rekey can roll us back), the parent is kept as the
- * base (a concurrent rekey that wins and keeps us can still switch us back
- * in), every key is erased.
+ * old invite nor an old rekey can roll us back), the parent stays in the
+ * lineage (a concurrent rekey that wins and keeps us can still switch us
+ * back in), every key is erased.
  */
-export function markRemoved(parent: GroupState, epoch: number, actor: Uint8Array): GroupState {
-  const removed = removedState(parent, epoch, actor);
+export function markRemoved(g: GroupState, parent: ParentView, epoch: number, actor: Uint8Array): GroupState {
+  const removed = removedState(g, epoch, actor);
   return {
     ...removed,
     epoch,
     epochActor: actor.slice(),
-    base: {
-      epoch: parent.epoch,
-      actor: parent.epochActor,
-      admins: parent.admins,
-      revoked: parent.revoked,
-      removed: [],
-    },
+    admins: parent.admins,
+    revoked: parent.revoked,
+    lineage: [
+      {
+        epoch: parent.epoch,
+        actor: parent.actor,
+        admins: parent.admins,
+        revoked: parent.revoked,
+        removed: parent.removedSince,
+      },
+      ...parent.lineage,
+    ].slice(0, MAX_LINEAGE),
   };
 }
