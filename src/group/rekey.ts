@@ -177,12 +177,13 @@ function epochMembership(
   const seen = new Set<string>();
   const start: Member[] = [];
   const joined: Member[] = [];
+  const current = new Set(state.members);
   for (const m of [...state.members, ...state.departed, ...extra]) {
     const k = hexKey(m.identityKey);
     if (seen.has(k)) continue;
     seen.add(k);
     if (memberSinceBefore(m, epoch)) start.push(m);
-    else if (state.members.includes(m)) joined.push(m);
+    else if (current.has(m)) joined.push(m);
   }
   return { start, joined };
 }
@@ -261,8 +262,9 @@ export function createRekey(
   }
   if (group.epoch >= 0xffffffff) throw new RangeError('epoch counter exhausted: create a new group');
   const keep = new Set<string>();
+  const memberKeys = new Set(group.members.map((m) => hexKey(m.identityKey)));
   for (const k of remainingMembers) {
-    if (!findMember(group.members, k)) throw new NotAMember(`${hexKey(k)} is not a member; rekeys never add members`);
+    if (!memberKeys.has(hexKey(k))) throw new NotAMember(`${hexKey(k)} is not a member; rekeys never add members`);
     if (keep.has(hexKey(k))) throw new RangeError(`${hexKey(k)} is listed twice`);
     keep.add(hexKey(k));
   }
@@ -483,11 +485,12 @@ export function acceptRekey(
       throw new MalformedRekey('a revocation does not belong to this rekey');
     }
   }
-  const removedMembers = applyMembership(start, c.joined, []).filter((m) => !findMember(members, m.identityKey));
+  const newKeys = new Set(members.map((m) => hexKey(m.identityKey)));
+  const removedMembers = applyMembership(start, c.joined, []).filter((m) => !newKeys.has(hexKey(m.identityKey)));
   const chains = chainsFromSeed(crypto, c.chainSeed, g.groupId, c.newEpoch, members, self);
   c.chainSeed.fill(0);
   const readmitted = c.joined
-    .filter((m) => findMember(members, m.identityKey) && isAdmin(parent.admins, m.certificate.inviterKey))
+    .filter((m) => newKeys.has(hexKey(m.identityKey)) && isAdmin(parent.admins, m.certificate.inviterKey))
     .map((m) => m.identityKey);
   const untilMs = nowMs + (options.graceMs ?? DEFAULT_REKEY_GRACE_MS);
   const previous = fit.kind === 'switch' ? parent.previous : parent.previous ? { ...parent.previous, untilMs } : null;
@@ -516,7 +519,7 @@ export function acceptRekey(
     ].slice(0, MAX_LINEAGE),
     removed: null,
   };
-  const removed = g.members.filter((m) => !findMember(members, m.identityKey)).map((m) => m.identityKey);
+  const removed = g.members.filter((m) => !newKeys.has(hexKey(m.identityKey))).map((m) => m.identityKey);
   return { index, group: newState, reason: c.reason, actor: c.actor, removed, switched: fit.kind === 'switch' };
 }
 
