@@ -345,10 +345,11 @@ t.test('concurrent rekeys converge whatever the arrival order (property)', async
         if (actors === 0) return true;
         // Deterministic shuffle from the seed.
         let x = seed >>> 0 || 1;
-        const order = sent
-          .map((s) => ({ s, k: (x = (x * 1103515245 + 12345) >>> 0) }))
-          .sort((p, q) => p.k - q.k)
-          .map((p) => p.s);
+        const keyed = sent.map((item) => {
+          x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+          return { item, k: x };
+        });
+        const order = keyed.sort((p, q) => p.k - q.k).map((p) => p.item);
         const view = ids.map((_, i) => own[i] ?? base[i]!);
         const held: Array<Array<Uint8Array>> = ids.map(() => []);
         const deliver = (i: number, sealed: Uint8Array): boolean => {

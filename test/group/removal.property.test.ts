@@ -6,7 +6,6 @@ import { GroupError, Rollback } from '../../src/group/errors.js';
 import { openGroupMessage, sealGroupMessage } from '../../src/group/groupMessage.js';
 import { createGroup, findMember, type GroupState, isAdmin, type LocalIdentity } from '../../src/group/groupState.js';
 import { createInvite, openInvite, type PendingInvite, unlockInvite } from '../../src/group/invite.js';
-import { hexKey } from '../../src/group/keys.js';
 import { createRekey, leaveGroup, rotateGroupKey } from '../../src/group/rekey.js';
 import { addressOf, crypto, identity, NOW, pass, rng, TINY_KDF } from './helpers.js';
 import { applyDirect } from './world.js';
