@@ -17,7 +17,7 @@ import {
   openGroupMessage,
   sealGroupMessage,
 } from '../../src/group/groupMessage.js';
-import { isMember, removedState } from '../../src/group/groupState.js';
+import { groupFromJson, groupToJson, isMember, removedState } from '../../src/group/groupState.js';
 import { hexKey } from '../../src/group/keys.js';
 import { nextSendKey } from '../../src/group/senderChain.js';
 import { DEFAULT_GEOMETRY } from '../../src/scramble/geometry.js';
@@ -183,4 +183,35 @@ t.test('fuzz: decoders and openGroupMessage throw only typed errors', async (t) 
     { numRuns: 500 },
   );
   throwsA(t, () => decodeOuter(Uint8Array.of(1)), MalformedGroupMessage, /version/);
+});
+
+t.test('forward secrecy: a member state captured after message k opens none of messages 0..k', async (t) => {
+  const { ids: gids, states: gst } = makeGroup(2);
+  const a = gids[0]!;
+  let sender = gst[0]!;
+  let reader = gst[1]!;
+  const sent: Uint8Array[] = [];
+  for (let i = 0; i < 12; i++) {
+    const m = sealGroupMessage(crypto, sender, a, 'data', pass(`morning ${i}`), rng);
+    sender = m.group;
+    sent.push(m.c0);
+    reader = openGroupMessage(crypto, [reader], m.c0, NOW)!.group;
+  }
+  // The device is seized at noon: the captor gets the whole stored state, group secret key included.
+  const captured = groupFromJson(JSON.parse(JSON.stringify(groupToJson(reader))));
+  for (const [i, c0] of sent.entries()) {
+    throwsA(
+      t,
+      () => openGroupMessage(crypto, [captured], c0, NOW),
+      DuplicateMessage,
+      undefined,
+      `morning message ${i}`,
+    );
+    // The group key opens the outer layer only: sender and index, not the words.
+    const outer = openSeal(crypto, captured.publicKey, captured.secretKey, c0)!;
+    t.notOk(Buffer.from(outer).includes(Buffer.from(`morning ${i}`)), `morning message ${i} stays closed`);
+  }
+  // The afternoon is readable with the captured state (no post-compromise security inside an epoch).
+  const noon = sealGroupMessage(crypto, sender, a, 'data', pass('afternoon'), rng);
+  t.equal(text(openGroupMessage(crypto, [captured], noon.c0, NOW)!.body), 'afternoon');
 });
