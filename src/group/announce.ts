@@ -35,7 +35,7 @@ import { CHAIN_KEY_BYTES, type ReceiveChain, receiveChainFrom } from './senderCh
  *   signature = Ed25519(announcer, "mixd/v1/group/announce\0" || all bytes before it)
  *
  * The announcer is the newcomer itself (its own fresh chain at 0), or an
- * admin re-announcing a recent joiner to members who may have missed it (the
+ * admin (and no other member) re-announcing a recent joiner to members who may have missed it (the
  * joiner's chain where the admin has read it).
  *
  * Admission, checked by every member (issue 11, "removal that stays done"):
@@ -162,8 +162,13 @@ export function acceptAnnounce(
   if (isRevoked(g.revoked, m.identityKey) && !byAdmin) {
     throw new NotAuthorized('this member was removed by an admin; only an admin can invite it back');
   }
-  if (!bytesEqual(a.announcer, m.identityKey) && !findMember(g.members, a.announcer)) {
-    throw new NotAMember('announcer is neither the newcomer nor a member');
+  // Only the newcomer or an admin may announce: a plain member handing out a bogus chain for a
+  // newcomer would make everyone who believes it unable to read that newcomer.
+  if (
+    !bytesEqual(a.announcer, m.identityKey) &&
+    !(isAdmin(g.admins, a.announcer) && findMember(g.members, a.announcer))
+  ) {
+    throw new NotAuthorized('announcer is neither the newcomer nor an admin');
   }
   if (
     !crypto.ed25519Verify(a.announcer, concatBytes(ANNOUNCE_LABEL, body.subarray(0, body.length - 64)), a.signature)

@@ -424,3 +424,39 @@ t.test('fuzz: rekey, removal notice and announce decoders and acceptors throw on
     t.pass(`${name}: only typed errors`);
   }
 });
+
+t.test(
+  'announces: only the newcomer or an admin; a replay changes nothing; a leaver cannot be announced back',
+  async (t) => {
+    const { ids, states } = makeGroup(3);
+    const [alice, bob, carol] = ids as [LocalIdentity, LocalIdentity, LocalIdentity];
+    const dave = identity();
+    const inv = createInvite(crypto, states[0]!, alice, addressOf(dave), pass('pw'), TINY_KDF, rng, NOW);
+    const daveState = unlockInvite(crypto, openInvite(crypto, dave.identitySeed, inv.sealed)!, pass('pw'), NOW, rng);
+    const daveMember = daveState.members.find((m) => crypto.equal(m.identityKey, dave.identityKey))!;
+    // Bob (a plain member) "re-announces" dave with a chain of his choosing: refused.
+    const byBob = createAnnounce(crypto, states[1]!, bob, daveMember, { chainKey: rng(32), index: 0 });
+    throwsA(
+      t,
+      () => acceptAnnounce(crypto, carol.identityKey, [states[2]!], byBob),
+      NotAuthorized,
+      /neither the newcomer nor an admin/,
+    );
+    const own = announceSelf(crypto, daveState, dave);
+    const first = acceptAnnounce(crypto, carol.identityKey, [states[2]!], own);
+    t.ok(first.added);
+    const again = acceptAnnounce(crypto, carol.identityKey, [first.group], own);
+    t.notOk(again.added);
+    t.equal(again.group, first.group, 'a replayed announce leaves the state as it was');
+    // Dave leaves; his announce replayed in the same epoch does not bring him back.
+    const l = leaveGroup(crypto, daveState, dave, rng, NOW);
+    if (l.kind !== 'message') throw new Error('expected a leave message');
+    const afterLeave = openGroupMessage(crypto, [first.group], l.c0, NOW)!.group;
+    throwsA(
+      t,
+      () => acceptAnnounce(crypto, carol.identityKey, [afterLeave], own),
+      NotAuthorized,
+      /left during the current epoch/,
+    );
+  },
+);
