@@ -59,7 +59,9 @@ export function fitTransition(
     throw new RekeySuperseded(`${what} to epoch ${newEpoch} builds on a superseded epoch ${newEpoch - 1}`);
   }
   if (newEpoch === g.epoch + 1) return { kind: 'advance' };
-  const ours = actorAt(g, newEpoch) as Uint8Array;
+  const ours = actorAt(g, newEpoch);
+  // An epoch we jumped over (a removal notice may skip epochs): nothing to compare with, and older than what we hold.
+  if (!ours) throw new Rollback(`${what} to epoch ${newEpoch} is older than the epoch ${g.epoch} we hold: refused`);
   if (bytesEqual(actor, ours)) {
     if (newEpoch === g.epoch) throw new WrongEpoch(`${what} to epoch ${newEpoch} was already applied`);
     throw new Rollback(`${what} to epoch ${newEpoch} is older than the epoch ${g.epoch} we hold: refused`);
