@@ -4,19 +4,31 @@
  *   sender_packets_N{8,32,128} packets a sender emits for one group message to N members (target ceil(N/8))
  *   fanout_copy_build_us       in-process cost of one delivered copy at P2 (re-seal + 2-hop createPacket)
  *   fanout_copies_per_s        copies per second one real P2 process produces, closed loop on loopback
+ *   sender_packets_N1000       packets a sender emits for one message to 1,000 members (target ceil(1000/tokens_per_packet))
+ * and, in the `group-keys` group (no processes):
+ *   rekey_cost_N{100,1000}_*   one removal at N members: packets, and the actor's CPU in X25519 units
+ *   rekey_apply_N1000_ratio    what one receiver spends applying that rekey, in X25519 units
+ *   ratchet_step_ratio         one sender-chain step (message key + next chain key) / one X25519
  */
 import dgram from 'node:dgram';
 import { join } from 'node:path';
+import { createCertificate, memberFromCertificate } from '../src/group/certificate.js';
 import {
+  acceptRekey,
   buildFanoutBodies,
   createGroup,
+  createRekey,
   decodeFanout,
   fanoutCopies,
+  type GroupState,
   type LocalIdentity,
+  openDirect,
+  rotateGroupKey,
   sealGroupMessage,
   TOKEN_BYTES,
   tokensPerPacket,
 } from '../src/group/index.js';
+import { nextSendKey, receiveChainFrom } from '../src/group/senderChain.js';
 import { encodeDescriptor, signDocument } from '../src/node/directory.js';
 import { readSecretFile } from '../src/node/keyFiles.js';
 import { encodeControl } from '../src/node/wire.js';
@@ -28,7 +40,7 @@ import { createPacket } from '../src/scramble/packet.js';
 import { systemRng } from '../src/scramble/rng.js';
 import { startCluster } from '../src/sim/processCluster.js';
 import { waitFor } from '../src/sim/processes.js';
-import { type Figure, figure, measure, round } from './harness.js';
+import { type Figure, figure, measure, measureInterleaved, round } from './harness.js';
 
 const DATAGRAM_BYTES = 256;
 const GROUP_SIZES = [8, 32, 128];
@@ -96,6 +108,15 @@ export async function groupFigures(): Promise<Figure[]> {
       figure(`sender_packets_N${n}_target`, Math.ceil(n / 8), 'packets'),
     );
   }
+  // N = 1,000: the same rule; the target is the fan-out rule itself at this size.
+  const bodies1000 = buildFanoutBodies(crypto, geometry, group.publicKey, c0, randomIds(crypto, 999), csTokenKey, rng);
+  if (bodies1000.reduce((n, b) => n + decodeFanout(geometry, b).tokens.length, 0) !== 999) {
+    throw new Error('bundles for N=1000 do not carry 999 tokens');
+  }
+  senderFigures.push(
+    figure('sender_packets_N1000', bodies1000.length, 'packets'),
+    figure('sender_packets_N1000_target', Math.ceil(1000 / per), 'packets'),
+  );
   figures.push(figure('tokens_per_packet', per, 'members/packet'), figure('group_c0_bytes', c0.length, 'bytes'));
   figures.push(...senderFigures);
 
@@ -242,4 +263,115 @@ export async function groupFigures(): Promise<Figure[]> {
   } finally {
     await cluster.stop();
   }
+}
+
+/**
+ * A steady-state group of n members held by its creator (every member
+ * joined in an earlier epoch, as after a rotation), built directly rather
+ * than by n invites: the figures are about one rekey, not about forming it.
+ */
+function steadyGroup(
+  crypto: CryptoBackend,
+  n: number,
+): { ids: LocalIdentity[]; epoch1: GroupState; state: GroupState } {
+  const rng = systemRng(crypto);
+  const mk = (): LocalIdentity => {
+    const seed = crypto.randomBytes(32);
+    return { identitySeed: seed, identityKey: crypto.ed25519PublicKey(seed), centralId: crypto.randomBytes(10) };
+  };
+  const ids = [mk()];
+  const g0 = createGroup(crypto, 'bench', ids[0] as LocalIdentity, rng, Date.now());
+  const alone = rotateGroupKey(crypto, g0, ids[0] as LocalIdentity, rng, Date.now()).newState;
+  const members = [...alone.members];
+  const chains = new Map(alone.chains);
+  for (let i = 1; i < n; i++) {
+    const id = mk();
+    ids.push(id);
+    const cert = createCertificate(
+      crypto,
+      {
+        groupId: g0.groupId,
+        epoch: 0,
+        memberKey: id.identityKey,
+        memberCentralId: id.centralId,
+        inviterKey: (ids[0] as LocalIdentity).identityKey,
+        issuedAtMs: Date.now(),
+      },
+      (ids[0] as LocalIdentity).identitySeed,
+    );
+    members.push(memberFromCertificate(cert));
+    chains.set(Buffer.from(id.identityKey).toString('hex'), receiveChainFrom(crypto.randomBytes(32), 0));
+  }
+  const epoch1 = { ...alone, members, chains };
+  return { ids, epoch1, state: rotateGroupKey(crypto, epoch1, ids[0] as LocalIdentity, rng, Date.now()).newState };
+}
+
+/**
+ * Costs of group keys (no processes): one removal at N = 100 and N = 1,000
+ * (the actor builds one blob per remaining member and one removal notice;
+ * each goes as one reliable direct message of one packet), what a receiver
+ * spends applying it, and one step of the sender ratchet, all against one
+ * X25519 measured interleaved in the same run.
+ */
+export async function groupKeyFigures(): Promise<Figure[]> {
+  const crypto = getCrypto('sodium');
+  const rng = systemRng(crypto);
+  const figures: Figure[] = [];
+  const scalar = crypto.randomBytes(32);
+  const point = crypto.x25519Base(crypto.randomBytes(32));
+  const x25519 = () => {
+    scalar[0] = (scalar[0] as number) ^ 1;
+    return crypto.x25519(scalar, point);
+  };
+  const groups = [100, 1000].map((n) => ({ n, ...steadyGroup(crypto, n) }));
+  const removal = (g: (typeof groups)[0]) => () =>
+    createRekey(
+      crypto,
+      g.state,
+      g.ids[0] as LocalIdentity,
+      g.state.members.slice(0, g.n - 1).map((m) => m.identityKey),
+      rng,
+      Date.now(),
+    );
+  const big = groups[1] as (typeof groups)[0];
+  const sample = removal(big)();
+  const receiver = big.ids[1] as LocalIdentity;
+  const blob = openDirect(crypto, receiver.identitySeed, (sample.perMember[0] as { sealed: Uint8Array }).sealed);
+  if (!blob) throw new Error('rekey blob does not open');
+  const receiverState = { ...big.state, sendChain: { chainKey: crypto.randomBytes(32), index: 0 } };
+  let chain = { chainKey: crypto.randomBytes(32), index: 0 };
+  const m = measureInterleaved(
+    {
+      x25519,
+      ratchet: () => {
+        const s = nextSendKey(crypto, chain);
+        chain = s.chain.index > 1e9 ? { chainKey: s.chain.chainKey, index: 0 } : s.chain;
+        return s.messageKey;
+      },
+      rekey100: removal(groups[0] as (typeof groups)[0]),
+      rekey1000: removal(big),
+      apply1000: () => acceptRekey(crypto, receiver.identitySeed, [receiverState], blob.body, Date.now()),
+    },
+    { batches: 5, batchMs: 200, warmupMs: 300 },
+  );
+  for (const g of groups) {
+    const r = removal(g)();
+    const packets = r.perMember.length + r.removals.length;
+    const fragments = Math.max(...r.perMember.map((p) => Math.ceil(p.sealed.length / 1076)));
+    const us = (g.n === 100 ? m.rekey100 : m.rekey1000).us;
+    figures.push(
+      figure(`rekey_cost_N${g.n}_packets`, packets * fragments, 'packets'),
+      figure(`rekey_cost_N${g.n}_blob_bytes`, (r.perMember[0] as { sealed: Uint8Array }).sealed.length, 'bytes'),
+      figure(`rekey_cost_N${g.n}_ms`, round(us / 1000, 4), 'ms'),
+      figure(`rekey_cost_N${g.n}_ratio`, round(us / m.x25519.us, 4), 'x25519'),
+    );
+  }
+  figures.push(
+    figure('rekey_cost_growth_N1000_over_N100', round(m.rekey1000.us / m.rekey100.us, 3), 'ratio (linear: 10)'),
+    figure('rekey_apply_N1000_ratio', round(m.apply1000.us / m.x25519.us, 4), 'x25519'),
+    figure('ratchet_step_us', round(m.ratchet.us, 4), 'µs'),
+    figure('ratchet_step_ratio', round(m.ratchet.us / m.x25519.us, 4), 'x25519'),
+    figure('group_keys_x25519_us', round(m.x25519.us, 4), 'µs'),
+  );
+  return figures;
 }

@@ -8,7 +8,7 @@
  * To add figures: write an async function returning Figure[] (see
  * bench/scramble.ts and bench/harness.ts) and append it to GROUPS below.
  */
-import { groupFigures } from './groups.js';
+import { groupFigures, groupKeyFigures } from './groups.js';
 import type { Figure, FigureGroup } from './harness.js';
 import { networkFigures } from './network.js';
 import { scrambleFigures, unwrapBreakdownFigures } from './scramble.js';
@@ -28,6 +28,11 @@ export const GROUPS: FigureGroup[] = [
     name: 'groups',
     description: 'group multicast: tokens per fan-out packet, sender packets per message, P2 fan-out copies/s',
     run: groupFigures,
+  },
+  {
+    name: 'group-keys',
+    description: 'group keys: cost of one removal at N = 100 and 1,000, applying it, one sender-ratchet step',
+    run: groupKeyFigures,
   },
   {
     name: 'unwrap-breakdown',

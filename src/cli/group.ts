@@ -64,13 +64,13 @@ export async function groupCommand(
     case 'invite': {
       need(2, 'invite GROUP ADDRESS [--passphrase-file FILE]');
       const pass = await passphrase(argv['passphrase-file'], 'Passphrase to share with the invitee out of band: ');
-      const r = await call<{ msgId: string; fragments: number }>(argv, 'groupInvite', {
+      const r = await call<{ id: string; fragments: number }>(argv, 'groupInvite', {
         group: args[0],
         address: args[1],
         passphrase: pass,
       });
       return print(
-        `invite sent (${r.fragments} packet${r.fragments === 1 ? '' : 's'}, id ${r.msgId.slice(0, 8)}); tell ${args[1]} the passphrase over another channel`,
+        `invite sent (${r.fragments} packet${r.fragments === 1 ? '' : 's'}, id ${r.id}); tell ${args[1]} the passphrase over another channel; they join with \`mixd group join ${r.id}\``,
       );
     }
     case 'join': {
@@ -90,6 +90,9 @@ export async function groupCommand(
     case 'remove':
       need(2, 'remove GROUP ADDRESS');
       return print(await call(argv, 'groupRemove', { group: args[0], address: args[1] }));
+    case 'promote':
+      need(2, 'promote GROUP ADDRESS');
+      return print(await call(argv, 'groupPromote', { group: args[0], address: args[1] }));
     case 'leave':
       need(1, 'leave GROUP');
       return print(await call(argv, 'groupLeave', { group: args[0] }));
@@ -99,7 +102,7 @@ export async function groupCommand(
       return print(await call(argv, 'groupBind', { group: args[0], listen: argv.listen, app: argv.app }));
     default:
       throw new UsageError(
-        `unknown group command "${argv.action ?? ''}": use create, invite, join, invites, list, members, remove, leave or bind`,
+        `unknown group command "${argv.action ?? ''}": use create, invite, join, invites, list, members, remove, promote, leave or bind`,
       );
   }
 }

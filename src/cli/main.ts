@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     .command('status', 'ask a running daemon for its state', configOption, (argv) => statusCommand(argv))
     .command(
       'group <action> [args..]',
-      'groups: create NAME | invite GROUP ADDRESS | join [INVITE] | invites | list | members GROUP | remove GROUP ADDRESS | leave GROUP | bind GROUP --listen --app',
+      'groups: create NAME | invite GROUP ADDRESS | join [INVITE] | invites | list | members GROUP | remove GROUP ADDRESS | promote GROUP ADDRESS | leave GROUP | bind GROUP --listen --app',
       (y) =>
         configOption(y)
           .positional('action', { type: 'string' })

@@ -118,7 +118,12 @@ export function isSelfSigned(cert: Certificate): boolean {
   return bytesEqual(cert.inviterKey, cert.memberKey);
 }
 
-function checkOne(crypto: CryptoBackend, groupId: Uint8Array, epoch: number, m: Member): void {
+/**
+ * Checks one member entry: it matches its certificate, which is for this
+ * group, not from a later epoch than `epoch`, and signed by its inviter.
+ * Whether the inviter may admit anyone is the caller's rule (announce.ts).
+ */
+export function checkCertificate(crypto: CryptoBackend, groupId: Uint8Array, epoch: number, m: Member): void {
   const c = m.certificate;
   if (!bytesEqual(c.memberKey, m.identityKey) || !bytesEqual(c.memberCentralId, m.centralId)) {
     throw new BadCertificate('member entry does not match its certificate');
@@ -129,12 +134,11 @@ function checkOne(crypto: CryptoBackend, groupId: Uint8Array, epoch: number, m: 
 }
 
 /**
- * Checks a whole member list as received in an invite or a rekey. Every entry
- * (current and former) must carry a valid certificate for this group whose
- * inviter is a current or former member; the only self-signed certificate
- * allowed is the creator's (the root). Former members are kept exactly so the
- * certificates they issued still have a known inviter after they left.
- * Member keys are unique across both lists.
+ * Checks a whole member list as received in an invite: unique keys, every
+ * certificate valid for this group and epoch, and the only self-signed
+ * certificate the creator's (the root). Admission rules (who may invite whom)
+ * were applied by the members present when each one announced itself; a
+ * joiner takes the list from the inviter it trusts through the passphrase.
  */
 export function verifyMemberList(
   crypto: CryptoBackend,
@@ -142,44 +146,21 @@ export function verifyMemberList(
   epoch: number,
   creator: Uint8Array,
   members: readonly Member[],
-  formerMembers: readonly Member[],
 ): void {
   if (members.length === 0) throw new BadCertificate('member list is empty');
   const known = new Set<string>();
-  for (const m of [...members, ...formerMembers]) {
+  for (const m of members) {
     const k = hexKey(m.identityKey);
     if (known.has(k)) throw new BadCertificate(`member ${k} is listed twice`);
     known.add(k);
-  }
-  for (const m of [...members, ...formerMembers]) {
-    checkOne(crypto, groupId, epoch, m);
-    const c = m.certificate;
-    if (isSelfSigned(c)) {
-      if (!bytesEqual(c.memberKey, creator)) throw new BadCertificate('self-signed certificate of a non-creator');
-    } else if (!known.has(hexKey(c.inviterKey))) {
-      throw new BadCertificate(`inviter of ${hexKey(c.memberKey)} was never a member`);
+    checkCertificate(crypto, groupId, epoch, m);
+    if (isSelfSigned(m.certificate) && !bytesEqual(m.certificate.memberKey, creator)) {
+      throw new BadCertificate('self-signed certificate of a non-creator');
     }
   }
 }
 
-/**
- * Checks a single newcomer (announce): a valid certificate for this group
- * whose inviter is a current or former member. Self-signed is refused: only
- * the creator has a self-signed certificate and it is never announced.
- */
-export function verifyNewcomer(
-  crypto: CryptoBackend,
-  groupId: Uint8Array,
-  epoch: number,
-  members: readonly Member[],
-  formerMembers: readonly Member[],
-  newcomer: Member,
-): void {
-  checkOne(crypto, groupId, epoch, newcomer);
-  if (isSelfSigned(newcomer.certificate)) throw new BadCertificate('a newcomer cannot certify itself');
-  const inviter = newcomer.certificate.inviterKey;
-  const ok =
-    members.some((m) => bytesEqual(m.identityKey, inviter)) ||
-    formerMembers.some((m) => bytesEqual(m.identityKey, inviter));
-  if (!ok) throw new BadCertificate('the inviter is not and never was a member');
+/** The creator's root certificate, or a certificate issued in an epoch before `epoch`: a member since the epoch began. */
+export function memberSinceBefore(m: Member, epoch: number): boolean {
+  return isSelfSigned(m.certificate) || m.certificate.epoch < epoch;
 }

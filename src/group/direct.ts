@@ -11,10 +11,12 @@ import { concatBytes } from './bytes.js';
  *   version(1) = 1 | kind(1) | body
  *
  * so a source that finds a mailbox entry none of its group keys open can
- * tell an invite from a rekey with one seal-open.
+ * tell an invite from a rekey with one seal-open. Kinds: 1 invite, 2 rekey,
+ * 3 datagram, 4 group control (a group message's C0), 5 removal notice,
+ * 6 announce (a newcomer and its sender chain, pairwise).
  */
 export const DIRECT_VERSION = 1;
-export const DIRECT_KIND = { invite: 1, rekey: 2, datagram: 3, groupControl: 4 } as const;
+export const DIRECT_KIND = { invite: 1, rekey: 2, datagram: 3, groupControl: 4, removal: 5, announce: 6 } as const;
 
 export function sealDirect(
   crypto: CryptoBackend,

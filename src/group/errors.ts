@@ -18,7 +18,12 @@ export type GroupErrorReason =
   | 'kdf_params'
   | 'expired'
   | 'too_large'
-  | 'bad_state';
+  | 'bad_state'
+  | 'removed'
+  | 'rollback'
+  | 'superseded'
+  | 'out_of_order'
+  | 'too_far_ahead';
 
 export class GroupError extends Error {
   readonly reason: GroupErrorReason;
@@ -154,5 +159,49 @@ export class InvalidGroupState extends GroupError {
   constructor(message: string) {
     super('bad_state', message);
     this.name = 'InvalidGroupState';
+  }
+}
+
+/** We were removed from this group (a signed removal notice arrived): nothing can be sent to it any more. */
+export class RemovedFromGroup extends GroupError {
+  constructor(message: string) {
+    super('removed', message);
+    this.name = 'RemovedFromGroup';
+  }
+}
+
+/** An invite or rekey older than (or as old as) the state we hold: applying it would roll the group back. */
+export class Rollback extends GroupError {
+  constructor(message: string) {
+    super('rollback', message);
+    this.name = 'Rollback';
+  }
+}
+
+/** A rekey or removal notice that lost against a concurrent one for the same epoch (convergence rule). */
+export class RekeySuperseded extends GroupError {
+  constructor(message: string) {
+    super('superseded', message);
+    this.name = 'RekeySuperseded';
+  }
+}
+
+/**
+ * A rekey or removal notice built on an epoch we do not hold yet (an earlier
+ * rekey is still on its way): the caller may keep it and retry after the next
+ * rekey it applies.
+ */
+export class RekeyOutOfOrder extends GroupError {
+  constructor(message: string) {
+    super('out_of_order', message);
+    this.name = 'RekeyOutOfOrder';
+  }
+}
+
+/** A message index further ahead of the sender's chain than the skip window allows. */
+export class MessageTooFarAhead extends GroupError {
+  constructor(message: string) {
+    super('too_far_ahead', message);
+    this.name = 'MessageTooFarAhead';
   }
 }

@@ -20,13 +20,19 @@ export interface GroupStoreData {
   readonly pendingInvites: readonly PendingInvite[];
   /** When each group (hex id) this source administers was last rekeyed: the rotation clock survives restarts. */
   readonly rotatedAt?: Readonly<Record<string, number>>;
+  /** Groups we left (hex id -> epoch at the time): an invite not newer is a replay and is refused (no rollback). */
+  readonly left?: Readonly<Record<string, number>>;
 }
+
+/** Left-group records kept (the oldest go first): a bound on the file, not a security limit. */
+export const MAX_LEFT_GROUPS = 256;
 
 interface StoreJson {
   version: 1;
   groups: GroupJson[];
   pendingInvites: Array<Record<string, string | number>>;
   rotatedAt: Record<string, number>;
+  left: Record<string, number>;
 }
 
 export function pendingInviteToJson(p: PendingInvite): Record<string, string | number> {
@@ -67,6 +73,7 @@ export function storeToJson(data: GroupStoreData): string {
     groups: data.groups.map(groupToJson),
     pendingInvites: data.pendingInvites.map(pendingInviteToJson),
     rotatedAt: { ...(data.rotatedAt ?? {}) },
+    left: Object.fromEntries(Object.entries(data.left ?? {}).slice(-MAX_LEFT_GROUPS)),
   };
   return `${JSON.stringify(json, null, 2)}\n`;
 }
@@ -83,7 +90,7 @@ export function storeFromJson(text: string): GroupStoreData {
     throw new InvalidGroupState(`${GROUPS_FILE} is not an object`);
   }
   const o = json as Record<string, unknown>;
-  if (o.version !== 1) throw new InvalidGroupState(`${GROUPS_FILE} has unknown version ${String(o.version)}`);
+  if (o.version !== 1) throw new InvalidGroupState(`${GROUPS_FILE} has unknown version ${JSON.stringify(o.version)}`);
   if (!Array.isArray(o.groups) || !Array.isArray(o.pendingInvites)) {
     throw new InvalidGroupState(`${GROUPS_FILE} lacks groups or pendingInvites arrays`);
   }
@@ -99,10 +106,23 @@ export function storeFromJson(text: string): GroupStoreData {
       rotatedAt[k] = v;
     }
   }
+  const left: Record<string, number> = {};
+  if (o.left !== undefined) {
+    if (typeof o.left !== 'object' || o.left === null || Array.isArray(o.left)) {
+      throw new InvalidGroupState(`${GROUPS_FILE}: left is not an object`);
+    }
+    for (const [k, v] of Object.entries(o.left)) {
+      if (!/^[0-9a-f]{32}$/.test(k) || typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+        throw new InvalidGroupState(`${GROUPS_FILE}: left entry ${k} is not a group id and an epoch`);
+      }
+      left[k] = v;
+    }
+  }
   return {
     groups: o.groups.map(groupFromJson),
     pendingInvites: o.pendingInvites.map(pendingInviteFromJson),
     rotatedAt,
+    left,
   };
 }
 

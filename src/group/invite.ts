@@ -1,4 +1,3 @@
-import { fromHex } from '../node/ids.js';
 import type { CryptoBackend } from '../scramble/crypto/backend.js';
 import type { Rng } from '../scramble/rng.js';
 import { IDENTITY_KEY_BYTES, type MemberAddress, parseAddress } from './address.js';
@@ -20,11 +19,29 @@ import {
   InviteParamsRejected,
   MalformedInvite,
   NotAMember,
+  NotAuthorized,
+  Rollback,
   WrongPassphrase,
 } from './errors.js';
-import { findMember, type GroupState, groupNameProblem, type LocalIdentity, type Member } from './groupState.js';
+import {
+  assertNotRemoved,
+  findMember,
+  type GroupState,
+  groupNameProblem,
+  isAdmin,
+  type LocalIdentity,
+  type Member,
+} from './groupState.js';
 import { hexKey } from './keys.js';
-import { floorWindow, type SequenceWindow } from './sequenceWindow.js';
+import {
+  isRevoked,
+  mergeRevocations,
+  type Revocation,
+  readRevocation,
+  verifyRevocation,
+  writeRevocation,
+} from './revocation.js';
+import { CHAIN_KEY_BYTES, type ReceiveChain, receiveChainFrom } from './senderChain.js';
 
 /**
  * Invites (seed 004, "Adding a user"). Two locks, both needed:
@@ -53,17 +70,20 @@ export const DEFAULT_INVITE_KDF: InviteKdf = { opsLimit: 3, memLimitBytes: 64 * 
  */
 export const INVITE_KDF_LIMITS = {
   minOps: 1,
-  maxOps: 20,
+  maxOps: 4,
   minMemBytes: 8 * 1024,
-  maxMemBytes: 1024 * 1024 * 1024,
+  maxMemBytes: 256 * 1024 * 1024,
 } as const;
+
+/** Pending (still locked) invites kept per source; a new one beyond this evicts the oldest (issue 10, F10). */
+export const MAX_PENDING_INVITES = 16;
 
 /** Invites older than this are refused: the group has probably rekeyed since, so the state inside is stale. */
 export const INVITE_MAX_AGE_MS = 14 * 24 * 3600 * 1000;
 
 /** Argon2id v1.3 (one lane) + XSalsa20-Poly1305 secretbox. */
 export const INVITE_ALG_ARGON2ID_SECRETBOX = 1;
-export const INVITE_INNER_VERSION = 1;
+export const INVITE_INNER_VERSION = 2;
 const INVITE_LABEL = label('invite');
 const SALT_BYTES = 16;
 const NONCE_BYTES = 24;
@@ -97,44 +117,60 @@ export function kdfProblem(opsLimit: number, memLimitBytes: number): string | nu
   return null;
 }
 
-/** The decrypted content of an invite. */
+/**
+ * The decrypted content of an invite: the whole state a newcomer needs,
+ * including every member's sender chain at the inviter's current position
+ * (the newcomer can read what is sent from now on, not before) and the
+ * admin-signed revocations.
+ */
 export interface InviteContent {
   groupId: Uint8Array;
   epoch: number;
+  epochActor: Uint8Array;
   name: string;
   publicKey: Uint8Array;
   secretKey: Uint8Array;
-  admin: Uint8Array;
   creator: Uint8Array;
   inviterKey: Uint8Array;
   issuedAtMs: number;
+  admins: Uint8Array[];
   newMember: Certificate;
   members: Member[];
-  formerMembers: Member[];
-  /** Highest sequence number the inviter has seen per sender: the joiner accepts only newer ones. */
-  seqFloors: Array<{ identityKey: Uint8Array; highest: number }>;
+  /** Chain of members[i] at the inviter's position, or null (the newcomer's own entry). */
+  chains: Array<{ chainKey: Uint8Array; index: number } | null>;
+  departed: Member[];
+  revoked: Revocation[];
   signature: Uint8Array;
 }
+
+/** chainIndex value meaning "no chain" (the newcomer's own entry). */
+const NO_CHAIN = 0xffffffff;
 
 function writeInviteUnsigned(c: Omit<InviteContent, 'signature'>): Uint8Array {
   const w = new ByteWriter()
     .u8(INVITE_INNER_VERSION)
     .bytes(c.groupId)
     .u32(c.epoch)
+    .bytes(c.epochActor)
     .bytes16(new TextEncoder().encode(c.name))
     .bytes(c.publicKey)
     .bytes(c.secretKey)
-    .bytes(c.admin)
     .bytes(c.creator)
     .bytes(c.inviterKey)
     .u64(c.issuedAtMs)
-    .bytes(encodeCertificate(c.newMember))
-    .u16(c.members.length);
-  for (const m of c.members) w.bytes(encodeCertificate(m.certificate));
-  w.u16(c.formerMembers.length);
-  for (const m of c.formerMembers) w.bytes(encodeCertificate(m.certificate));
-  w.u16(c.seqFloors.length);
-  for (const f of c.seqFloors) w.bytes(f.identityKey).u64(f.highest);
+    .u8(c.admins.length);
+  for (const a of c.admins) w.bytes(a);
+  w.bytes(encodeCertificate(c.newMember)).u16(c.members.length);
+  c.members.forEach((m, i) => {
+    const chain = c.chains[i] ?? null;
+    w.bytes(encodeCertificate(m.certificate))
+      .bytes(chain ? chain.chainKey : new Uint8Array(CHAIN_KEY_BYTES))
+      .u32(chain ? chain.index : NO_CHAIN);
+  });
+  w.u16(c.departed.length);
+  for (const m of c.departed) w.bytes(encodeCertificate(m.certificate));
+  w.u16(c.revoked.length);
+  for (const r of c.revoked) writeRevocation(w, c.groupId, r);
   return w.finish();
 }
 
@@ -142,11 +178,13 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Decodes a decrypted invite body. Throws only MalformedInvite / MalformedCertificate. */
 export function decodeInviteContent(bytes: Uint8Array): InviteContent {
-  const r = new ByteReader(bytes, (m) => new MalformedInvite(m));
+  const fail = (m: string) => new MalformedInvite(m);
+  const r = new ByteReader(bytes, fail);
   const version = r.u8('invite version');
   if (version !== INVITE_INNER_VERSION) throw new MalformedInvite(`unknown invite content version ${version}`);
   const groupId = r.bytes(GROUP_ID_BYTES, 'groupId');
   const epoch = r.u32('epoch');
+  const epochActor = r.bytes(IDENTITY_KEY_BYTES, 'epochActor');
   const nameBytes = r.bytes16('name');
   let name: string;
   try {
@@ -158,35 +196,42 @@ export function decodeInviteContent(bytes: Uint8Array): InviteContent {
   if (nameProblem) throw new MalformedInvite(nameProblem);
   const publicKey = r.bytes(32, 'publicKey');
   const secretKey = r.bytes(32, 'secretKey');
-  const admin = r.bytes(IDENTITY_KEY_BYTES, 'admin');
   const creator = r.bytes(IDENTITY_KEY_BYTES, 'creator');
   const inviterKey = r.bytes(IDENTITY_KEY_BYTES, 'inviterKey');
   const issuedAtMs = r.u64('issuedAtMs');
+  const admins: Uint8Array[] = [];
+  for (let n = r.u8('admin count'); n > 0; n--) admins.push(r.bytes(IDENTITY_KEY_BYTES, 'admin'));
   const newMember = readCertificate(r);
   const members: Member[] = [];
-  for (let n = r.u16('member count'); n > 0; n--) members.push(memberFromCertificate(readCertificate(r)));
-  const formerMembers: Member[] = [];
-  for (let n = r.u16('former member count'); n > 0; n--) formerMembers.push(memberFromCertificate(readCertificate(r)));
-  const seqFloors: InviteContent['seqFloors'] = [];
-  for (let n = r.u16('sequence floor count'); n > 0; n--) {
-    seqFloors.push({ identityKey: r.bytes(IDENTITY_KEY_BYTES, 'floor key'), highest: r.u64('floor seq') });
+  const chains: InviteContent['chains'] = [];
+  for (let n = r.u16('member count'); n > 0; n--) {
+    members.push(memberFromCertificate(readCertificate(r)));
+    const chainKey = r.bytes(CHAIN_KEY_BYTES, 'chain key');
+    const index = r.u32('chain index');
+    chains.push(index === NO_CHAIN ? null : { chainKey, index });
   }
+  const departed: Member[] = [];
+  for (let n = r.u16('departed count'); n > 0; n--) departed.push(memberFromCertificate(readCertificate(r)));
+  const revoked: Revocation[] = [];
+  for (let n = r.u16('revocation count'); n > 0; n--) revoked.push(readRevocation(r, groupId, fail));
   const signature = r.bytes(64, 'signature');
   r.end('invite content');
   return {
     groupId,
     epoch,
+    epochActor,
     name,
     publicKey,
     secretKey,
-    admin,
     creator,
     inviterKey,
     issuedAtMs,
+    admins,
     newMember,
     members,
-    formerMembers,
-    seqFloors,
+    chains,
+    departed,
+    revoked,
     signature,
   };
 }
@@ -225,9 +270,11 @@ function decodeLocked(recipientKey: Uint8Array, bytes: Uint8Array): PendingInvit
 
 /**
  * Builds an invite for `target` (address text or parsed) into `group`. The
- * inviter signs the newcomer's certificate and the whole content. The
- * caller's state is unchanged: the newcomer becomes a member everywhere
- * (inviter included) when its announce arrives.
+ * inviter signs the newcomer's certificate (for the current epoch only) and
+ * the whole content. The caller's state is unchanged: the newcomer becomes a
+ * member everywhere (inviter included) when its announce arrives. Returns
+ * the sealed direct message and the invite's id, the one `inviteId` gives
+ * the invitee for the same invite (the CLI prints it on both sides).
  */
 export function createInvite(
   crypto: CryptoBackend,
@@ -238,9 +285,14 @@ export function createInvite(
   kdf: InviteKdf,
   rng: Rng,
   nowMs: number,
-): Uint8Array {
+): { sealed: Uint8Array; id: string } {
   const address = typeof target === 'string' ? parseAddress(target) : target;
+  assertNotRemoved(group);
   if (!findMember(group.members, inviter.identityKey)) throw new NotAMember('only a member can invite');
+  if (findMember(group.members, address.identityKey)) throw new RangeError('already a member of this group');
+  if (isRevoked(group.revoked, address.identityKey) && !isAdmin(group.admins, inviter.identityKey)) {
+    throw new NotAuthorized('this address was removed by an admin: only an admin can invite it back');
+  }
   if (passphrase.length === 0) throw new RangeError('the invite passphrase is empty');
   const problem = kdfProblem(kdf.opsLimit, kdf.memLimitBytes);
   if (problem) throw new RangeError(`invite KDF parameters: ${problem}`);
@@ -257,27 +309,30 @@ export function createInvite(
     },
     inviter.identitySeed,
   );
-  // A re-invited (current or former) member replaces its old entry: keys are unique in the lists,
-  // and chains to it stay valid because inviters are named by key.
-  const others = (ms: readonly Member[]) => ms.filter((m) => !bytesEqual(m.identityKey, address.identityKey));
-  const seqFloors = [...group.windows].map(([k, w]) => ({ identityKey: fromHex(k), highest: w.highest }));
-  if (group.sendSeq > 0) seqFloors.push({ identityKey: inviter.identityKey, highest: group.sendSeq - 1 });
+  const members = [...group.members, memberFromCertificate(newMember)];
+  const chains = members.map((m) => {
+    if (bytesEqual(m.identityKey, inviter.identityKey)) return group.sendChain;
+    const c = group.chains.get(hexKey(m.identityKey));
+    return c ? { chainKey: c.chainKey, index: c.index } : null;
+  });
   const content = encodeInviteContent(
     crypto,
     {
       groupId: group.groupId,
       epoch: group.epoch,
+      epochActor: group.epochActor,
       name: group.name,
       publicKey: group.publicKey,
       secretKey: group.secretKey,
-      admin: group.admin,
       creator: group.creator,
       inviterKey: inviter.identityKey,
       issuedAtMs: nowMs,
+      admins: [...group.admins],
       newMember,
-      members: [...others(group.members), memberFromCertificate(newMember)],
-      formerMembers: others(group.formerMembers),
-      seqFloors: seqFloors.filter((f) => !bytesEqual(f.identityKey, address.identityKey)),
+      members,
+      chains,
+      departed: group.departed.filter((m) => !bytesEqual(m.identityKey, address.identityKey)),
+      revoked: [...group.revoked],
     },
     inviter.identitySeed,
   );
@@ -296,7 +351,7 @@ export function createInvite(
     nonce,
     ciphertext,
   });
-  return sealDirect(crypto, address.identityKey, DIRECT_KIND.invite, locked, rng);
+  return { sealed: sealDirect(crypto, address.identityKey, DIRECT_KIND.invite, locked, rng), id: hexKey(salt) };
 }
 
 /**
@@ -319,18 +374,30 @@ export function lockedInvite(crypto: CryptoBackend, identitySeed: Uint8Array, bo
   return decodeLocked(crypto.ed25519PublicKey(identitySeed), body);
 }
 
+export interface UnlockOptions {
+  /**
+   * The epoch of this group we already hold, if any (`removed`: we hold it as
+   * a removed member; `left`: we left it at that epoch). An invite not newer
+   * is refused (Rollback): a replayed old invite cannot roll us back.
+   */
+  held?: (groupId: Uint8Array) => { epoch: number; status: 'member' | 'removed' | 'left' } | undefined;
+}
+
 /**
  * Unlocks a pending invite with a passphrase and returns the joined group's
- * state. A wrong passphrase throws WrongPassphrase and leaves `pending`
- * untouched (it is never mutated), so the user can try again. Every
+ * state, with a fresh random sender chain of our own (announced pairwise by
+ * `announceSelf`). A wrong passphrase throws WrongPassphrase and leaves
+ * `pending` untouched (it is never mutated), so the user can try again. Every
  * certificate inside is verified and the joiner must find itself in the
- * member list, certified by the inviter.
+ * member list, certified by the inviter for the invite's epoch.
  */
 export function unlockInvite(
   crypto: CryptoBackend,
   pending: PendingInvite,
   passphrase: Uint8Array,
   nowMs: number,
+  rng: Rng,
+  options: UnlockOptions = {},
 ): GroupState {
   if (pending.alg !== INVITE_ALG_ARGON2ID_SECRETBOX)
     throw new MalformedInvite(`unknown invite algorithm ${pending.alg}`);
@@ -352,10 +419,16 @@ export function unlockInvite(
       `invite was issued ${Math.floor((nowMs - c.issuedAtMs) / 86400000)} days ago; ask for a new one`,
     );
   }
+  const held = options.held?.(c.groupId);
+  if (held && (held.status === 'removed' ? c.epoch < held.epoch : c.epoch <= held.epoch)) {
+    throw new Rollback(
+      `invite is for epoch ${c.epoch} of "${c.name}", and we already hold epoch ${held.epoch}${held.status === 'member' ? '' : ` (${held.status})`}: an old invite cannot roll the group back`,
+    );
+  }
   if (!crypto.equal(crypto.x25519Base(c.secretKey), c.publicKey)) {
     throw new MalformedInvite('group secret key does not match the group public key');
   }
-  verifyMemberList(crypto, c.groupId, c.epoch, c.creator, c.members, c.formerMembers);
+  verifyMemberList(crypto, c.groupId, c.epoch, c.creator, c.members);
 
   const me = findMember(c.members, pending.recipientKey);
   if (!me) throw new NotAMember('the invite does not list us as a member');
@@ -364,23 +437,41 @@ export function unlockInvite(
   }
   if (!bytesEqual(c.newMember.inviterKey, c.inviterKey))
     throw new BadCertificate('our certificate is not from the inviter');
+  if (c.newMember.epoch !== c.epoch) throw new BadCertificate("our certificate is not for the invite's epoch");
   if (!findMember(c.members, c.inviterKey)) throw new NotAMember('the inviter is not a member');
-  if (!findMember(c.members, c.admin)) throw new MalformedInvite('the admin is not a member');
-
-  const windows = new Map<string, SequenceWindow>();
-  for (const f of c.seqFloors) windows.set(hexKey(f.identityKey), floorWindow(f.highest));
+  if (c.admins.length === 0 || !c.admins.every((a) => findMember(c.members, a))) {
+    throw new MalformedInvite('every admin must be a member, and there must be one');
+  }
+  // Only entries an admin (or the creator) signed count: a plain member cannot forge a removal.
+  const revoked = c.revoked.filter(
+    (r) => (isAdmin(c.admins, r.actor) || bytesEqual(r.actor, c.creator)) && verifyRevocation(crypto, c.groupId, r),
+  );
+  if (isRevoked(revoked, pending.recipientKey) && !isAdmin(c.admins, c.inviterKey)) {
+    throw new NotAuthorized('an admin removed us from this group: only an admin can invite us back');
+  }
+  const chains = new Map<string, ReceiveChain>();
+  c.members.forEach((m, i) => {
+    const chain = c.chains[i];
+    if (chain && !bytesEqual(m.identityKey, pending.recipientKey)) {
+      chains.set(hexKey(m.identityKey), receiveChainFrom(chain.chainKey, chain.index));
+    }
+  });
   return {
     groupId: c.groupId,
     name: c.name,
+    creator: c.creator,
     epoch: c.epoch,
+    epochActor: c.epochActor,
     publicKey: c.publicKey,
     secretKey: c.secretKey,
-    admin: c.admin,
-    creator: c.creator,
+    admins: c.admins,
     members: c.members,
-    formerMembers: c.formerMembers,
-    sendSeq: 0,
-    windows,
+    departed: c.departed,
+    revoked: mergeRevocations(revoked, [], isAdmin(c.admins, c.inviterKey) ? [pending.recipientKey] : []),
+    sendChain: { chainKey: rng(32), index: 0 },
+    chains,
     previous: null,
+    lineage: [],
+    removed: null,
   };
 }

@@ -112,7 +112,11 @@ export async function multiProcessNetwork(o: SimNetworkOptions): Promise<SimNetw
           create: (group) => s.call('groupCreate', { name: group }),
           invite: (group, address, passphrase) => s.call('groupInvite', { group, address, passphrase }),
           pendingInvites: async () => (await s.call<unknown[]>('groupInvites')).length,
-          join: (passphrase) => s.call('groupJoin', { passphrase }),
+          // Several invites may be pending and join then needs an id: take the oldest.
+          join: async (passphrase) => {
+            const pending = await s.call<Array<{ id: string }>>('groupInvites');
+            return s.call('groupJoin', { invite: pending[0]?.id ?? '', passphrase });
+          },
           groups: () => s.call<Array<{ name: string; members: number }>>('groupList'),
         }),
       );

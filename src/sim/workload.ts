@@ -39,7 +39,8 @@ export function localMember(s: SourceNode): GroupMember {
     create: async (g) => s.groups.create(g),
     invite: async (g, a, p) => s.groups.invite(g, a, enc(p)),
     pendingInvites: async () => s.groups.invites().length,
-    join: async (p) => s.groups.join(undefined, enc(p)),
+    // Several invites may be pending and join then needs an id: take the oldest.
+    join: async (p) => s.groups.join(s.groups.invites()[0]?.id, enc(p)),
     groups: async () => s.groups.list(),
   };
 }

@@ -52,6 +52,7 @@ export function sourceMethods(source: SourceNode): Record<string, Method> {
     groupList: () => source.groups.list(),
     groupMembers: (p) => userFacing(() => source.groups.members(str(p, 'group'))),
     groupRemove: (p) => userFacing(() => source.groups.remove(str(p, 'group'), str(p, 'address'))),
+    groupPromote: (p) => userFacing(() => source.groups.promote(str(p, 'group'), str(p, 'address'))),
     groupLeave: (p) => userFacing(() => source.groups.leave(str(p, 'group'))),
     groupSend: (p) => userFacing(() => source.groups.send(str(p, 'group'), bytes(p, 'data'))),
     groupBind: async (p) => {

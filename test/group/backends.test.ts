@@ -1,4 +1,6 @@
 import t from 'tap';
+import { acceptAnnounce, announceSelf } from '../../src/group/announce.js';
+import { openDirect } from '../../src/group/direct.js';
 import {
   buildFanoutBodies,
   decodeFanout,
@@ -9,7 +11,7 @@ import {
 import { openGroupMessage, sealGroupMessage } from '../../src/group/groupMessage.js';
 import { createGroup } from '../../src/group/groupState.js';
 import { createInvite, openInvite, type PendingInvite, unlockInvite } from '../../src/group/invite.js';
-import { createRekey, openRekey } from '../../src/group/rekey.js';
+import { acceptRekey, createRekey } from '../../src/group/rekey.js';
 import type { CryptoBackend } from '../../src/scramble/crypto/backend.js';
 import { DEFAULT_GEOMETRY } from '../../src/scramble/geometry.js';
 import { makeGroup } from './fixtures.js';
@@ -43,13 +45,18 @@ for (const [a, b] of pairs) {
     const alice = identity(a);
     const bob = identity(a);
     const g = createGroup(a, 'cross', alice, rng, NOW);
-    const sealed = createInvite(a, g, alice, addressOf(bob), pass('pw'), TINY_KDF, rng, NOW);
-    const joined = unlockInvite(b, openInvite(b, bob.identitySeed, sealed) as PendingInvite, pass('pw'), NOW);
+    const { sealed } = createInvite(a, g, alice, addressOf(bob), pass('pw'), TINY_KDF, rng, NOW);
+    const joined = unlockInvite(b, openInvite(b, bob.identitySeed, sealed) as PendingInvite, pass('pw'), NOW, rng);
     t.same(joined.secretKey, g.secretKey);
-    const withBob = { ...g, members: joined.members };
+    const withBob = acceptAnnounce(a, alice.identityKey, [g], announceSelf(b, joined, bob)).group;
     const r = createRekey(a, withBob, alice, [alice.identityKey, bob.identityKey], rng, NOW);
-    const opened = openRekey(b, bob.identitySeed, [joined], r.perMember[0]!.sealed, NOW);
-    t.same(opened?.group.publicKey, r.newState.publicKey);
+    const body = openDirect(b, bob.identitySeed, r.perMember[0]!.sealed)!.body;
+    const opened = acceptRekey(b, bob.identitySeed, [joined], body, NOW);
+    t.same(opened.group.publicKey, r.newState.publicKey);
+    t.same(
+      opened.group.sendChain.chainKey,
+      r.newState.chains.get(Buffer.from(bob.identityKey).toString('hex'))?.chainKey,
+    );
   });
 }
 

@@ -42,17 +42,17 @@ t.test('a pending invite survives a wrong passphrase and a restart', async (t) =
   const dir = await tempDir(t);
   const { ids, states } = makeGroup(1);
   const bob = identity();
-  const sealed = createInvite(crypto, states[0]!, ids[0]!, addressOf(bob), pass('right'), TINY_KDF, rng, NOW);
+  const { sealed } = createInvite(crypto, states[0]!, ids[0]!, addressOf(bob), pass('right'), TINY_KDF, rng, NOW);
   const pending = openInvite(crypto, bob.identitySeed, sealed) as PendingInvite;
   await new GroupStore(dir).save({ groups: [], pendingInvites: [pending] });
 
   const first = await new GroupStore(dir).load();
-  throwsA(t, () => unlockInvite(crypto, first.pendingInvites[0]!, pass('wrong'), NOW), WrongPassphrase);
+  throwsA(t, () => unlockInvite(crypto, first.pendingInvites[0]!, pass('wrong'), NOW, rng), WrongPassphrase);
   await new GroupStore(dir).save(first); // the daemon saves after the failed try: invite still there
 
   const second = await new GroupStore(dir).load();
   t.equal(second.pendingInvites.length, 1);
-  const joined = unlockInvite(crypto, second.pendingInvites[0]!, pass('right'), NOW);
+  const joined = unlockInvite(crypto, second.pendingInvites[0]!, pass('right'), NOW, rng);
   await new GroupStore(dir).save({ groups: [joined], pendingInvites: [] });
   t.same((await new GroupStore(dir).load()).groups[0]!.groupId, states[0]!.groupId);
 });
@@ -71,7 +71,7 @@ t.test('fuzz: storeFromJson throws only InvalidGroupState', async () => {
   const pending = openInvite(
     crypto,
     bob.identitySeed,
-    createInvite(crypto, states[0]!, ids[0]!, addressOf(bob), pass('x'), TINY_KDF, rng, NOW),
+    createInvite(crypto, states[0]!, ids[0]!, addressOf(bob), pass('x'), TINY_KDF, rng, NOW).sealed,
   ) as PendingInvite;
   const text = storeToJson({ groups: states, pendingInvites: [pending] });
   fc.assert(

@@ -291,11 +291,14 @@ t.test('groups over real processes: CS + 5 proxies + 5 sources', async (t) => {
       0,
       'removed member cannot read it',
     );
-    // The removed member never received the new group key: it is stuck at the old epoch.
-    const removedView = await (cluster.sources[3] as (typeof cluster.sources)[0]).call<Array<{ epoch: number }>>(
-      'groupList',
-    );
-    t.equal(removedView[0]?.epoch, 0, 'the removed member only holds the old epoch key');
+    // The removed member never received the new group key, only a signed removal notice: its client knows.
+    const removedView = await waitFor('the removed member learns it was removed', async () => {
+      const list = await (cluster.sources[3] as (typeof cluster.sources)[0]).call<
+        Array<{ epoch: number; removed: boolean }>
+      >('groupList');
+      return list[0]?.removed ? list : false;
+    });
+    t.equal(removedView[0]?.removed, true, 'the removed member sees it was removed (and holds no key)');
     for (const i of inboxes) i.close();
   });
 });
