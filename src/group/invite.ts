@@ -1,5 +1,5 @@
-import { fromHex } from '../node/ids.js';
 import type { CryptoBackend } from '../scramble/crypto/backend.js';
+import { fromHex } from '../scramble/hex.js';
 import type { Rng } from '../scramble/rng.js';
 import { IDENTITY_KEY_BYTES, type MemberAddress, parseAddress } from './address.js';
 import { ByteReader, ByteWriter, bytesEqual, concatBytes, label } from './bytes.js';

@@ -1,4 +1,4 @@
-import { hex } from '../node/ids.js';
+import { hex } from '../scramble/hex.js';
 
 /** Map key for an identity key (public data, so a plain hex string is fine). */
 export function hexKey(identityKey: Uint8Array): string {
