@@ -369,6 +369,9 @@ export class SourceNode {
         }
         return;
       case 'delivery': {
+        // CS may push mail before our first directory (a restart inside the session timeout):
+        // without the geometry we cannot ack it, so leave it to CS's redelivery.
+        if (!this.geometry) return countDrop(this.ctx, 'not_ready', 'delivery before the directory');
         let d: Delivery;
         try {
           d = openDelivery(
