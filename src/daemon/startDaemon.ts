@@ -6,6 +6,7 @@ import { GuardedClock, guarded } from '../node/clock.js';
 import { type Config, formatHostPort } from '../node/config.js';
 import { countDrop, internalErrorReporter, type NodeContext } from '../node/context.js';
 import { type ControlConnection, ControlError, serveControl } from '../node/controlSocket.js';
+import type { DirectoryFetcher } from '../node/directoryFetcher.js';
 import { loadOrCreateIdentity } from '../node/identity.js';
 import { hex } from '../node/ids.js';
 import { createMetrics, type MetricsServer, serveMetrics } from '../node/metrics.js';
@@ -41,6 +42,8 @@ export interface Daemon {
   readonly central?: CentralNode;
   readonly proxy?: ProxyNode;
   readonly source?: SourceNode;
+  /** A proxy's or source's verified copy of the directory. */
+  readonly directory?: DirectoryFetcher;
   /** The control socket's path, or null when the runtime serves none. */
   readonly controlPath: string | null;
   /** Adds control methods (also reachable through `call`). */
@@ -174,6 +177,7 @@ export async function startDaemon(config: Config, runtime: Runtime, options: Sta
     central: role instanceof CentralRole ? role.node : undefined,
     proxy: role instanceof ProxyRole ? role.node : undefined,
     source: role instanceof SourceRole ? role.node : undefined,
+    directory: role instanceof ProxyRole || role instanceof SourceRole ? role.directory : undefined,
     controlPath,
     addMethods(m) {
       Object.assign(methods, m);

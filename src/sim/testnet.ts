@@ -6,7 +6,7 @@ import type { NodeSpec, Runtime } from '../daemon/runtime.js';
 import { type Daemon, startDaemon } from '../daemon/startDaemon.js';
 import type { DaemonTiming } from '../daemon/timing.js';
 import type { InviteKdf } from '../group/invite.js';
-import { type Clock, pollingDriver, type TimeDriver, type UntilOptions } from '../node/clock.js';
+import { type Clock, pollingDriver, type TimeDriver, TimeLimitExceeded, type UntilOptions } from '../node/clock.js';
 import {
   type Config,
   type CryptoChoice,
@@ -186,12 +186,27 @@ export async function createTestnet(t: TestHost | null, o: TestnetOptions): Prom
     const first = errors[0];
     if (first) throw new InternalErrorInTestnet(first);
   };
+  const running = new Set<Daemon>();
+  /** Every node's drops, for a failed wait's message: what was lost where says most about why. */
+  const dropsByNode = async () => {
+    const parts: string[] = [];
+    for (const d of running) {
+      const drops = (await d.ctx.metrics.snapshot()).drops;
+      if (Object.keys(drops).length > 0) parts.push(`${d.name} ${JSON.stringify(drops)}`);
+    }
+    return parts.length > 0 ? `drops: ${parts.join('; ')}` : 'no drops anywhere';
+  };
   const until = async (cond: () => boolean | Promise<boolean>, options: UntilOptions) => {
     checkErrors();
-    await driver.until(() => {
-      checkErrors();
-      return cond();
-    }, options);
+    try {
+      await driver.until(() => {
+        checkErrors();
+        return cond();
+      }, options);
+    } catch (err) {
+      if (err instanceof TimeLimitExceeded) err.message += ` (${await dropsByNode()})`;
+      throw err;
+    }
     checkErrors();
   };
   const sleep = async (ms: number) => {
@@ -202,7 +217,6 @@ export async function createTestnet(t: TestHost | null, o: TestnetOptions): Prom
 
   const networkParams: NetworkParams = { ...DEFAULT_NETWORK, ...o.network };
   const start = { timing: { ...TESTNET_TIMING, ...o.timing }, inviteKdf: o.inviteKdf ?? TEST_INVITE_KDF };
-  const running = new Set<Daemon>();
   const launch = async (config: Config, name: string) => {
     const d = await startDaemon(config, runtime, { ...start, name });
     running.add(d);
@@ -287,11 +301,14 @@ export async function createTestnet(t: TestHost | null, o: TestnetOptions): Prom
       stop: stopAll,
     };
 
+    // Proxies too must know every proxy: a mix with an older directory drops packets to a next hop it
+    // has not heard of yet (unknown_next_hop).
+    const fullDirectory = (d: Daemon) => d.directory?.current()?.proxies.length === o.proxies;
     await until(
       () =>
-        sources.every((s) => s.source?.registered && s.source.directory.current()?.proxies.length === o.proxies) &&
-        proxies.every((p) => p.proxy?.status().ready === true),
-      { limitMs: o.readyLimitMs ?? 30_000, what: 'every source registered with a full directory' },
+        sources.every((s) => s.source?.registered && fullDirectory(s)) &&
+        proxies.every((p) => p.proxy?.status().ready === true && fullDirectory(p)),
+      { limitMs: o.readyLimitMs ?? 30_000, what: 'every node with a full directory and every source registered' },
     );
     return net;
   } catch (err) {
