@@ -18,7 +18,7 @@ for (const world of ['virtual', 'real'] as World[]) {
       network: { meanDelayMs: 10, maxDelayMs: 200 },
     });
     const got = net.sources.map(() => [] as ReceivedDatagram[]);
-    net.sources.forEach((d, i) => d.source?.subscribe((x) => got[i]?.push(x)));
+    for (const [i, d] of net.sources.entries()) d.source?.subscribe((x) => got[i]?.push(x));
     const allAcked = async () =>
       net.until(async () => (await net.central.ctx.metrics.snapshot()).mailboxEntries === 0, {
         limitMs: 60_000,
