@@ -106,7 +106,10 @@ t.test('groups on a virtual network: CS + 5 proxies + 5 sources', async (t) => {
   await t.test('a member offline during a send receives the datagram when it comes back', async (t) => {
     await net.stopNode(src(3));
     await src(0).call('groupSend', { group: 'friends', data: b64('while you were out') });
-    await net.sleep(1500);
+    await net.until(async () => (await net.central.ctx.metrics.snapshot()).mailboxEntries >= 1, {
+      limitMs: 20_000,
+      what: 'the copy for the offline member stored at CS',
+    });
     const back = await net.restartNode(src(3));
     const got: ReceivedDatagram[] = [];
     back.source?.subscribe((d) => got.push(d));
