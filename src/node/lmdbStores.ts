@@ -28,13 +28,27 @@ function accountKey(mailbox: Uint8Array): string {
 export function openLmdbStores(dataDir: string, mailbox: MailboxStoreOptions): NodeStores {
   const db = openDatabase(dataDir);
   const replay = new PersistentReplayCache(db);
+  const groupFile = new GroupStore(dataDir);
+  // Saves are queued one after another (GroupStore): waiting for the last waits for all.
+  let lastSave: Promise<void> = Promise.resolve();
   return {
     replay,
     mailboxes: new MailboxStore(db, mailbox),
     accounts: new LmdbAccountStore(db),
-    groups: new GroupStore(dataDir),
-    flush: () => replay.flush(),
+    groups: {
+      load: () => groupFile.load(),
+      save(data) {
+        const saved = groupFile.save(data);
+        lastSave = saved.catch(() => undefined);
+        return saved;
+      },
+    },
+    async flush() {
+      await lastSave;
+      await replay.flush();
+    },
     async close() {
+      await lastSave;
       await replay.flush();
       await db.close();
     },
