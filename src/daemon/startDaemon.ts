@@ -147,11 +147,11 @@ export async function startDaemon(config: Config, runtime: Runtime, options: Sta
     return m(params, conn);
   };
 
-  role.start();
   let control: { close(): Promise<void> } | null = null;
   let metricsServer: MetricsServer | null = null;
   const controlPath = runtime.localServices ? join(config.dataDir, 'control.sock') : null;
   try {
+    role.start();
     if (controlPath) control = await serveControl(controlPath, dispatch);
     if (runtime.localServices && config.metrics) {
       metricsServer = await serveMetrics(metrics, config.metrics.host, config.metrics.port);
