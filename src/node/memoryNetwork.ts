@@ -16,9 +16,11 @@ import {
  * probability; like UDP, nothing is acknowledged and a datagram to an address
  * nobody holds vanishes.
  *
- * Two hooks serve the simulator's adversaries:
+ * Three hooks serve the simulator's adversaries:
  *  - `tap(fn)`: a global passive observer; `fn` sees every datagram sent, at
  *    the moment it is sent, whatever happens to it afterwards;
+ *  - `arrivals(fn)`: every datagram a node receives, at its arrival (a
+ *    node's own view, e.g. a malicious CS's);
  *  - `intercept(fn)`: an active attacker on the links; `fn` decides per
  *    datagram to pass it, drop it, delay it (reordering), or hold it until
  *    `release` (hold-and-flush, n−1 attacks).
@@ -107,6 +109,7 @@ export class MemoryNetwork {
   private readonly defaults: LinkOptions;
   private readonly random: () => number;
   private taps: Array<(d: SentDatagram) => void> = [];
+  private arrivalTaps: Array<(d: SentDatagram) => void> = [];
   private interceptors: Interceptor[] = [];
   private heldDatagrams: SentDatagram[] = [];
   readonly stats: MemoryNetworkStats = { sent: 0, delivered: 0, lost: 0, dropped: 0, unroutable: 0 };
@@ -146,6 +149,18 @@ export class MemoryNetwork {
     this.taps.push(fn);
     return () => {
       this.taps = this.taps.filter((x) => x !== fn);
+    };
+  }
+
+  /**
+   * Observes every datagram handed to a node, at its arrival (`timeMs` is the arrival time): a
+   * node's own view of its inputs, e.g. what a malicious CS sees arrive and when. Filter on `to`
+   * for one node. Returns the unsubscribe function.
+   */
+  arrivals(fn: (d: SentDatagram) => void): () => void {
+    this.arrivalTaps.push(fn);
+    return () => {
+      this.arrivalTaps = this.arrivalTaps.filter((x) => x !== fn);
     };
   }
 
@@ -234,6 +249,10 @@ export class MemoryNetwork {
           return;
         }
         this.stats.delivered++;
+        if (this.arrivalTaps.length > 0) {
+          const arrived = { ...d, timeMs: this.clock.preciseNow() };
+          for (const fn of this.arrivalTaps) fn(arrived);
+        }
         target.onDatagram(d.bytes, d.from);
       },
       link.latencyMs + jitter + extraMs,

@@ -116,11 +116,22 @@ t.test('tap: sees every datagram sent, when it is sent, whatever happens to it',
   );
   t.equal(Buffer.from((seen[0] as SentDatagram).bytes).toString(), 'lost anyway');
   off();
+  net.setLink(a.t.local, b.t.local, { loss: 0, jitterMs: 2 });
+  const arrived: SentDatagram[] = [];
+  const offArrivals = net.arrivals((d) => arrived.push(d));
+  a.t.send(b.t.local, bytes('arrives'));
+  await clock.advance(10);
+  t.equal(arrived.length, 1, 'arrivals: the delivered datagram, not the lost ones');
+  const at = (arrived[0] as SentDatagram).timeMs - VIRTUAL_START_MS;
+  t.ok(at >= 3 + 5 && at < 3 + 5 + 2, `stamped with its arrival time ${at} (sent at 3, latency 5, jitter < 2)`);
+  t.same(arrived[0]?.to, b.t.local);
+  offArrivals();
   a.t.send(b.t.local, bytes('unobserved'));
   await clock.advance(10);
   t.equal(seen.length, 1, 'unsubscribed');
-  t.equal(b.got.length, 0);
-  t.equal(net.stats.lost, 2);
+  t.equal(arrived.length, 1, 'arrivals unsubscribed');
+  t.equal(b.got.length, 2);
+  t.equal(net.stats.lost, 1);
 });
 
 t.test('intercept: drop, delay (reorder), hold and release (hold-and-flush)', async (t) => {
