@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { TimerHandle } from '../node/clock.js';
 import { countDrop, type NodeContext } from '../node/context.js';
 import { decodeControlOrCount } from '../node/controlInbox.js';
-import type { NodeDatabase } from '../node/database.js';
 import { type Delivery, sealDelivery } from '../node/deliveryFrame.js';
 import {
   type Directory,
@@ -13,10 +13,11 @@ import {
   signDocument,
 } from '../node/directory.js';
 import { hex, mailboxIdOf } from '../node/ids.js';
-import { MailboxQuotaExceeded, MailboxStore } from '../node/mailboxStore.js';
+import { MailboxQuotaExceeded } from '../node/mailboxStore.js';
 import { epochAt, MixKeyRing } from '../node/mixKeys.js';
 import { randomIndex } from '../node/routes.js';
 import { unwrapOrCount } from '../node/sphinxInbox.js';
+import type { AccountStore, MailboxStorage } from '../node/stores.js';
 import { type Peer, peerKey } from '../node/transport.js';
 import {
   type ControlMessage,
@@ -37,12 +38,17 @@ import { type DeliveryHooks, decodeStoredEntry, encodeStoredEntry } from './stor
 export interface CentralOptions {
   params: NetworkParams;
   advertise: string;
-  mailboxTtlMs: number;
-  mailboxQuota: number;
   /** A source is online while its last keepalive is younger than this. */
   sessionTimeoutMs: number;
   /** An unacknowledged delivery is sent again after this. */
   redeliverMs: number;
+}
+
+/** What CS keeps across restarts (LMDB in a daemon, memory in virtual time: src/node/stores.ts). */
+export interface CentralStores {
+  mailboxes: MailboxStorage;
+  accounts: AccountStore;
+  replay: ReplayCache;
 }
 
 interface Session {
@@ -74,7 +80,9 @@ const SESSION_FORGET_FACTOR = 20;
 export class CentralNode {
   readonly geometry: PacketGeometry;
   private readonly ring: MixKeyRing;
-  private readonly mailboxes: MailboxStore;
+  private readonly mailboxes: MailboxStorage;
+  private readonly accounts: AccountStore;
+  private readonly replay: ReplayCache;
   private readonly proxies = new Map<string, NodeDescriptor>();
   private readonly challenges = new Map<string, { nonce: Uint8Array; expires: number }>();
   private readonly sessions = new Map<string, Session>();
@@ -82,20 +90,21 @@ export class CentralNode {
     null;
   private directoryVersion = 0;
   private builtVersion = -1;
-  private timers: NodeJS.Timeout[] = [];
+  private timers: TimerHandle[] = [];
   /** X25519 form of the identity key: authenticates deliveries to sources (crypto_box). */
   private readonly boxSecret: Uint8Array;
   /** Every datagram CS sends a source has this size (src/node/wire.ts, padded frames). */
   private readonly linkFrameBytes: number;
-  /** Set by the group layer to open P2's delivery tokens. */
-  hooks: DeliveryHooks = {};
-
   constructor(
     private readonly ctx: NodeContext,
-    private readonly db: NodeDatabase,
-    private readonly replay: ReplayCache,
+    stores: CentralStores,
     private readonly opts: CentralOptions,
+    /** From the group layer: opens P2's delivery tokens. */
+    private readonly hooks: DeliveryHooks = {},
   ) {
+    this.mailboxes = stores.mailboxes;
+    this.accounts = stores.accounts;
+    this.replay = stores.replay;
     this.geometry = packetGeometry(opts.params.packetSize, opts.params.maxHops);
     this.boxSecret = ctx.crypto.ed25519SeedToX25519(ctx.identity.seed);
     this.linkFrameBytes = sourceLinkFrameBytes(this.geometry.payloadBytes);
@@ -104,7 +113,6 @@ export class CentralNode {
       epochMs: opts.params.epochSeconds * 1000,
       graceMs: opts.params.graceSeconds * 1000,
     });
-    this.mailboxes = new MailboxStore(db, { ttlMs: opts.mailboxTtlMs, quota: opts.mailboxQuota });
   }
 
   get keyRing(): MixKeyRing {
@@ -113,17 +121,18 @@ export class CentralNode {
 
   start(): void {
     this.tick();
-    this.timers.push(setInterval(() => this.tick(), 1000));
-    if (this.steady) this.timers.push(setInterval(() => this.steadySlots(), STEADY_TICK_MS));
+    const clock = this.ctx.clock;
+    this.timers.push(clock.setInterval(() => this.tick(), 1000));
+    if (this.steady) this.timers.push(clock.setInterval(() => this.steadySlots(), STEADY_TICK_MS));
     this.timers.push(
-      setInterval(() => {
+      clock.setInterval(() => {
         this.mailboxes.expire(this.ctx.now()).catch((err) => this.ctx.log.error({ err }, 'mailbox expiry failed'));
       }, 60_000),
     );
   }
 
   stop(): void {
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers) this.ctx.clock.clearInterval(t);
     this.timers = [];
   }
 
@@ -241,7 +250,7 @@ export class CentralNode {
 
   private store(mailbox: Uint8Array, kind: DeliveryKind, surbId: Uint8Array, payload: Uint8Array): void {
     const key = hex(mailbox);
-    if (this.db.meta.get(`acct:${key}`) === undefined) return countDrop(this.ctx, 'unknown_mailbox');
+    if (!this.accounts.has(mailbox)) return countDrop(this.ctx, 'unknown_mailbox');
     const entry = encodeStoredEntry(kind, surbId, payload, this.geometry);
     let stored: { id: number; durable: Promise<number> };
     try {
@@ -400,8 +409,7 @@ export class CentralNode {
         }
         this.challenges.delete(id);
         const mailbox = mailboxIdOf(crypto, msg.identityKey);
-        const key = hex(mailbox);
-        this.db.meta.put(`acct:${key}`, id).then(
+        this.accounts.add(mailbox, msg.identityKey).then(
           () => this.sendToSource(from, { type: 'registered', mailbox }),
           (err) => this.ctx.log.error({ err }, 'account write failed'),
         );
@@ -414,7 +422,7 @@ export class CentralNode {
           return countDrop(this.ctx, 'bad_signature', 'keepalive');
         }
         const mailbox = mailboxIdOf(crypto, msg.identityKey);
-        if (this.db.meta.get(`acct:${hex(mailbox)}`) === undefined) {
+        if (!this.accounts.has(mailbox)) {
           this.sendToSource(from, { type: 'error', code: 'not_registered', text: 'register first' });
           return;
         }

@@ -6,7 +6,6 @@ import { ControlError } from '../node/controlSocket.js';
 import { addressCommand, recvCommand, sendCommand, statusCommand } from './client.js';
 import { groupCommand } from './group.js';
 import { initCommand } from './init.js';
-import { runCommand } from './run.js';
 import { simulateCommand } from './simulate.js';
 
 /** Errors a user can fix get one clear line and exit code 2; bugs keep their stack. */
@@ -49,7 +48,8 @@ async function main(): Promise<void> {
           .option('redeliver-ms', { type: 'number', hidden: true })
           .option('directory-refresh-ms', { type: 'number', hidden: true })
           .option('descriptor-interval-ms', { type: 'number', hidden: true }),
-      (argv) => runCommand(argv),
+      // Loaded only to run a daemon: the client commands start faster without the roles, LMDB and sockets.
+      (argv) => import('./run.js').then((m) => m.runCommand(argv)),
     )
     .command(
       'init',

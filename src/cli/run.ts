@@ -1,8 +1,11 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
+import { installProcessGuard } from '../daemon/processGuard.js';
+import { realRuntime } from '../daemon/realRuntime.js';
+import { startDaemon } from '../daemon/startDaemon.js';
+import { DEFAULT_TIMING } from '../daemon/timing.js';
 import { type ConfigOverrides, loadConfig } from '../node/config.js';
-import { DEFAULT_TIMING, startDaemon } from '../node/daemon.js';
-import { setTransportTap } from '../node/transport.js';
+import { peerKey, type SentDatagram } from '../node/transport.js';
 import { configPathFrom, UsageError } from './usage.js';
 
 interface RunArgs {
@@ -24,17 +27,20 @@ interface RunArgs {
 
 /**
  * `mixd simulate --processes` only: record every datagram this daemon sends
- * (time, from, to, size) for the simulated global passive adversary. Never
- * set in a real deployment: it is exactly the trace an adversary wants.
+ * (wall-clock time, from, to, size) for the simulated global passive
+ * adversary. Never set in a real deployment: it is exactly the trace an
+ * adversary wants.
  */
-function simulationTap(): WriteStream | null {
+function simulationTap(): { out: WriteStream; tap: (d: SentDatagram) => void } | null {
   const dir = process.env.MIXD_SIM_TAP_DIR;
   if (!dir) return null;
   const out = createWriteStream(join(dir, `${process.pid}.jsonl`), { mode: 0o600 });
-  setTransportTap((e) => {
-    out.write(`${JSON.stringify({ ...e, timeMs: performance.timeOrigin + e.timeMs })}\n`);
-  });
-  return out;
+  const tap = (d: SentDatagram) => {
+    out.write(
+      `${JSON.stringify({ timeMs: d.timeMs, from: peerKey(d.from), to: peerKey(d.to), size: d.bytes.length })}\n`,
+    );
+  };
+  return { out, tap };
 }
 
 export async function runCommand(argv: RunArgs): Promise<void> {
@@ -57,12 +63,14 @@ export async function runCommand(argv: RunArgs): Promise<void> {
   if (argv['redeliver-ms']) timing.redeliverMs = argv['redeliver-ms'];
   if (argv['directory-refresh-ms']) timing.directoryRefreshMs = argv['directory-refresh-ms'];
   if (argv['descriptor-interval-ms']) timing.descriptorIntervalMs = argv['descriptor-interval-ms'];
-  const daemon = await startDaemon(config, timing);
-  const tap = simulationTap();
-  const status = (await daemon.ctx.metrics.snapshot()) && {
+  const sim = simulationTap();
+  const daemon = await startDaemon(config, realRuntime({ tap: sim?.tap }), { timing });
+  installProcessGuard(daemon.ctx.log, daemon.ctx.metrics);
+  const tap = sim?.out;
+  const status = {
     ready: true,
     role: daemon.role,
-    listen: daemon.ctx.transport.local,
+    listen: daemon.local,
     identityKey: Buffer.from(daemon.ctx.identity.publicKey).toString('hex'),
     address: daemon.source?.address,
     control: daemon.controlPath,
@@ -81,7 +89,7 @@ export async function runCommand(argv: RunArgs): Promise<void> {
     }, 10_000).unref();
     daemon.stop().then(
       () => (tap ? tap.end(() => process.exit(0)) : process.exit(0)),
-      (err) => {
+      (err: unknown) => {
         daemon.ctx.log.error({ err }, 'shutdown failed');
         process.exit(1);
       },

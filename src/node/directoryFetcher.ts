@@ -1,3 +1,4 @@
+import type { TimerHandle } from './clock.js';
 import { MalformedMessage } from './codec.js';
 import type { NodeContext } from './context.js';
 import { countDrop } from './context.js';
@@ -13,7 +14,7 @@ import { encodeControl } from './wire.js';
 export class DirectoryFetcher {
   private dir: IndexedDirectory | null = null;
   private waiters: Array<(d: IndexedDirectory) => void> = [];
-  private timer: NodeJS.Timeout | null = null;
+  private timer: TimerHandle | null = null;
   private listeners: Array<(d: IndexedDirectory) => void> = [];
 
   constructor(
@@ -28,13 +29,13 @@ export class DirectoryFetcher {
       this.ctx.metrics.packetsOut.inc({ kind: 'dirRequest' });
       this.ctx.transport.send(this.central, encodeControl({ type: 'dirRequest' }));
       // Retry fast until the first answer, then refresh at the normal pace.
-      this.timer = setTimeout(ask, this.dir ? this.refreshMs : 500);
+      this.timer = this.ctx.clock.setTimeout(ask, this.dir ? this.refreshMs : 500);
     };
     ask();
   }
 
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.ctx.clock.clearTimeout(this.timer);
     this.timer = null;
   }
 

@@ -32,10 +32,5 @@ export function centralIdOf(crypto: CryptoBackend, centralIdentityKey: Uint8Arra
   return labelled(crypto, CENTRAL_LABEL, centralIdentityKey, 16).subarray(0, 10);
 }
 
-export function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-}
-
-export function fromHex(s: string): Uint8Array {
-  return new Uint8Array(Buffer.from(s, 'hex'));
-}
+// Hex lives in the lowest layer (the group layer needs it too); re-exported for the daemons' imports.
+export { fromHex, hex } from '../scramble/hex.js';

@@ -1,5 +1,6 @@
 import { InvalidArgument } from '../scramble/errors.js';
 import type { NodeDatabase } from './database.js';
+import type { MailboxStorage } from './stores.js';
 
 /**
  * Messages the CS holds for an offline source until the source acknowledges
@@ -46,7 +47,8 @@ const MAX_ID = Number.MAX_SAFE_INTEGER;
 /** Rows removed per transaction by `expire`: keeps each commit (and the event loop pause) short. */
 const EXPIRE_CHUNK = 5000;
 
-export class MailboxStore {
+/** The LMDB mailbox store (the daemon's default; src/node/memoryStores.ts has the virtual-time one). */
+export class MailboxStore implements MailboxStorage {
   private readonly ttlMs: number;
   private readonly quota: number;
   /** Entries per mailbox (hex key), including puts still in flight: the quota check must be synchronous. */
@@ -60,12 +62,7 @@ export class MailboxStore {
     private readonly db: NodeDatabase,
     options: MailboxStoreOptions,
   ) {
-    if (!Number.isSafeInteger(options.ttlMs) || options.ttlMs <= 0) {
-      throw new InvalidArgument(`ttlMs must be a positive integer, got ${options.ttlMs}`);
-    }
-    if (!Number.isSafeInteger(options.quota) || options.quota <= 0) {
-      throw new InvalidArgument(`quota must be a positive integer, got ${options.quota}`);
-    }
+    checkMailboxOptions(options);
     this.ttlMs = options.ttlMs;
     this.quota = options.quota;
     const stored = db.meta.get(NEXT_ID_KEY);
@@ -219,13 +216,22 @@ export class MailboxStore {
   }
 }
 
-function checkMailbox(mailbox: Uint8Array): void {
+export function checkMailboxOptions(options: MailboxStoreOptions): void {
+  if (!Number.isSafeInteger(options.ttlMs) || options.ttlMs <= 0) {
+    throw new InvalidArgument(`ttlMs must be a positive integer, got ${options.ttlMs}`);
+  }
+  if (!Number.isSafeInteger(options.quota) || options.quota <= 0) {
+    throw new InvalidArgument(`quota must be a positive integer, got ${options.quota}`);
+  }
+}
+
+export function checkMailbox(mailbox: Uint8Array): void {
   if (!(mailbox instanceof Uint8Array) || mailbox.length !== MAILBOX_ID_BYTES) {
     throw new InvalidArgument(`mailbox id must be ${MAILBOX_ID_BYTES} bytes`);
   }
 }
 
-function checkTime(nowMs: number): void {
+export function checkTime(nowMs: number): void {
   if (!Number.isSafeInteger(nowMs) || nowMs < 0) throw new InvalidArgument(`time must be integer ms, got ${nowMs}`);
 }
 
@@ -258,6 +264,6 @@ function readU64(buf: Uint8Array, offset: number): number {
   return Number(new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getBigUint64(offset, false));
 }
 
-function hexOf(bytes: Uint8Array): string {
+export function hexOf(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }

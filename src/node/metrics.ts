@@ -19,6 +19,8 @@ export interface Metrics {
   /** Mixing delay actually applied per packet, in milliseconds. */
   readonly delayMs: Histogram;
   readonly mailboxEntries: Gauge;
+  /** Errors caught by a guard (timer, datagram handler, process): bugs, never bad input. */
+  readonly internalErrors: Counter<'where'>;
   /** Plain numbers for a status command: labelled counters become {labelValue: count}. */
   snapshot(): Promise<MetricsSnapshot>;
 }
@@ -31,6 +33,7 @@ export interface MetricsSnapshot {
   queueDepth: number;
   delayMs: { count: number; sum: number };
   mailboxEntries: number;
+  internalErrors: Record<string, number>;
 }
 
 /** Covers the configured 0..10 000 ms delay range with finer steps at the low end, where the mean sits. */
@@ -76,6 +79,13 @@ export function createMetrics(role: string): Metrics {
     registers,
   });
 
+  const internalErrors = new Counter({
+    name: 'mixd_internal_errors_total',
+    help: 'Errors caught by a guard (a bug), by where they happened',
+    labelNames: ['where'] as const,
+    registers,
+  });
+
   return {
     registry,
     packetsIn,
@@ -85,6 +95,7 @@ export function createMetrics(role: string): Metrics {
     queueDepth,
     delayMs,
     mailboxEntries,
+    internalErrors,
     async snapshot() {
       const delay = await delayMs.get();
       const pick = (suffix: string) => delay.values.find((v) => v.metricName === `mixd_delay_milliseconds${suffix}`);
@@ -96,6 +107,7 @@ export function createMetrics(role: string): Metrics {
         queueDepth: await single(queueDepth),
         delayMs: { count: pick('_count')?.value ?? 0, sum: pick('_sum')?.value ?? 0 },
         mailboxEntries: await single(mailboxEntries),
+        internalErrors: await byLabel(internalErrors, 'where'),
       };
     },
   };

@@ -37,6 +37,11 @@ export function exponentialSample(crypto: CryptoBackend, mean: number): number {
   return -mean * Math.log(u);
 }
 
+/** Exponential inter-arrival time in ms for rate `perSecond`: a Poisson process (cover, loops, mix loops). */
+export function poissonGapMs(crypto: CryptoBackend, perSecond: number): number {
+  return exponentialSample(crypto, 1000 / perSecond);
+}
+
 /** Exponential delay with the given mean (Loopix): memoryless, so a mix's output order says nothing. */
 export function exponentialDelayMs(crypto: CryptoBackend, meanMs: number, maxMs: number): number {
   if (meanMs <= 0) return 0;

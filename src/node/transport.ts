@@ -24,18 +24,57 @@ export function parsePeer(s: string, options: { allowPortZero?: boolean } = {}):
   }
 }
 
+/** Called with every datagram a transport receives. */
+export type DatagramHandler = (bytes: Uint8Array, from: Peer) => void;
+
 /**
- * Observer of every datagram sent by any transport in this process. Only the
- * simulator installs one (the global passive adversary); daemons never do.
+ * A datagram socket as the roles see it. Implementations: UdpTransport (real
+ * sockets) and MemoryNetwork's transports (src/node/memoryNetwork.ts, virtual
+ * time). Like UDP, `send` is fire-and-forget: it never throws for an
+ * unreachable peer, and a closed transport sends and receives nothing.
  */
-export type TransportTap = (event: { timeMs: number; from: string; to: string; size: number }) => void;
-let tap: TransportTap | null = null;
-export function setTransportTap(t: TransportTap | null): void {
-  tap = t;
+export interface Transport {
+  /** The address this transport is bound to (the port is assigned when 0 was asked for). */
+  readonly local: Peer;
+  send(to: Peer, bytes: Uint8Array): void;
+  close(): Promise<void>;
+}
+
+/** Binds a transport at `listen` (port 0: any free port) that hands every datagram to `onDatagram`. */
+export type BindTransport = (listen: Peer, onDatagram: DatagramHandler) => Promise<Transport>;
+
+/** One datagram as it leaves a transport: what an observer of every link sees (the simulator's tap). */
+export interface SentDatagram {
+  /** Clock.preciseNow() of the sending world. */
+  timeMs: number;
+  from: Peer;
+  to: Peer;
+  /** Must not be modified by observers. */
+  bytes: Uint8Array;
+}
+
+/**
+ * `bind` with every transport it makes reporting each send to `observe`:
+ * the real-time in-process simulation and `simulate --processes` record their
+ * global passive adversary's view this way. Never installed by a daemon's
+ * default runtime: it is exactly the trace an adversary wants.
+ */
+export function tappedBind(bind: BindTransport, now: () => number, observe: (d: SentDatagram) => void): BindTransport {
+  return async (listen, onDatagram) => {
+    const inner = await bind(listen, onDatagram);
+    return {
+      local: inner.local,
+      send(to, bytes) {
+        observe({ timeMs: now(), from: inner.local, to, bytes });
+        inner.send(to, bytes);
+      },
+      close: () => inner.close(),
+    };
+  };
 }
 
 /** One UDP socket per daemon; IPv4 or IPv6 by the listen address. */
-export class UdpTransport {
+export class UdpTransport implements Transport {
   private closed = false;
   sendErrors = 0;
 
@@ -44,7 +83,7 @@ export class UdpTransport {
     readonly local: Peer,
   ) {}
 
-  static bind(listen: Peer, onDatagram: (bytes: Uint8Array, from: Peer) => void): Promise<UdpTransport> {
+  static bind(listen: Peer, onDatagram: DatagramHandler): Promise<UdpTransport> {
     const type = listen.host.includes(':') ? 'udp6' : 'udp4';
     const socket = dgram.createSocket({ type, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
     return new Promise((resolve, reject) => {
@@ -67,7 +106,6 @@ export class UdpTransport {
 
   send(to: Peer, bytes: Uint8Array): void {
     if (this.closed) return;
-    if (tap) tap({ timeMs: performance.now(), from: peerKey(this.local), to: peerKey(to), size: bytes.length });
     this.socket.send(bytes, to.port, to.host, (err) => {
       if (err) this.sendErrors++;
     });
@@ -79,3 +117,6 @@ export class UdpTransport {
     return new Promise((resolve) => this.socket.close(() => resolve()));
   }
 }
+
+/** The real-socket BindTransport. */
+export const bindUdp: BindTransport = (listen, onDatagram) => UdpTransport.bind(listen, onDatagram);

@@ -9,17 +9,11 @@ import {
   type RoutedPacket,
   routedPacket,
 } from '../node/routes.js';
-import type { Peer } from '../node/transport.js';
-import type { PacketGeometry } from '../scramble/geometry.js';
 import { systemRng } from '../scramble/rng.js';
-import type { FanoutHandler } from './fanoutHandler.js';
+import type { FanoutHandler, FanoutHost } from './fanoutHandler.js';
 
-export interface GroupFanoutDeps {
+export interface GroupFanoutDeps extends FanoutHost {
   ctx: NodeContext;
-  geometry: () => PacketGeometry | null;
-  directory: () => IndexedDirectory | null;
-  /** Queue a packet this proxy built for sending at `dueMs` (the mix's own delay queue). */
-  enqueue: (packet: Uint8Array, to: Peer, dueMs: number) => boolean;
 }
 
 /**

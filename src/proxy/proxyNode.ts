@@ -1,20 +1,20 @@
 import { join } from 'node:path';
 import { DelayQueue } from '../node/boundedQueue.js';
+import type { TimerHandle } from '../node/clock.js';
 import { countDrop, type NodeContext } from '../node/context.js';
 import { decodeControlOrCount } from '../node/controlInbox.js';
-import { encodeDescriptor, signDocument } from '../node/directory.js';
+import { encodeDescriptor, type IndexedDirectory, signDocument } from '../node/directory.js';
 import type { DirectoryFetcher } from '../node/directoryFetcher.js';
 import { hex, nodeIdOf } from '../node/ids.js';
 import { keyExpiryMs, MixKeyRing } from '../node/mixKeys.js';
-import { currentEpoch, NoRoute, pickProxies, routedPacket } from '../node/routes.js';
+import { currentEpoch, NoRoute, pickProxies, poissonGapMs, routedPacket } from '../node/routes.js';
 import { unwrapOrCount } from '../node/sphinxInbox.js';
 import { type Peer, parsePeer } from '../node/transport.js';
 import { encodeControl, FRAME_CONTROL, FRAME_SPHINX } from '../node/wire.js';
 import { type PacketGeometry, packetGeometry } from '../scramble/geometry.js';
 import type { ReplayCache } from '../scramble/replayCache.js';
 import { systemRng } from '../scramble/rng.js';
-import { poissonGapMs } from '../source/coverTraffic.js';
-import type { FanoutHandler } from './fanoutHandler.js';
+import type { FanoutHandler, FanoutHost } from './fanoutHandler.js';
 
 export interface ProxyOptions {
   advertise: string;
@@ -39,19 +39,27 @@ export class ProxyNode {
   private ring: MixKeyRing | null = null;
   geometry: PacketGeometry | null = null;
   private readonly queue: DelayQueue<Held>;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: TimerHandle | null = null;
   private timerDue = Number.POSITIVE_INFINITY;
-  private immediate: NodeJS.Immediate | null = null;
-  private timers: NodeJS.Timeout[] = [];
-  fanout: FanoutHandler | null = null;
+  private immediate: TimerHandle | null = null;
+  private timers: TimerHandle[] = [];
+  private readonly fanout: FanoutHandler | null;
 
   constructor(
     private readonly ctx: NodeContext,
     private readonly replay: ReplayCache,
     private readonly directory: DirectoryFetcher,
     private readonly opts: ProxyOptions,
+    /** P2's fan-out (from the group layer), built on this mix's geometry, directory and delay queue. */
+    makeFanout?: (host: FanoutHost) => FanoutHandler,
   ) {
     this.queue = new DelayQueue<Held>(opts.queueCapacity);
+    this.fanout =
+      makeFanout?.({
+        geometry: () => this.geometry,
+        directory: (): IndexedDirectory | null => this.directory.current(),
+        enqueue: (packet, to, due) => this.enqueueOwn(packet, to, due),
+      }) ?? null;
   }
 
   /** Waits for the first directory (network parameters), then serves. */
@@ -63,9 +71,9 @@ export class ProxyNode {
       graceMs: dir.params.graceSeconds * 1000,
     });
     this.tick();
-    this.timers.push(setInterval(() => this.tick(), 1000));
+    this.timers.push(this.ctx.clock.setInterval(() => this.tick(), 1000));
     this.uploadDescriptor();
-    this.timers.push(setInterval(() => this.uploadDescriptor(), this.opts.descriptorIntervalMs));
+    this.timers.push(this.ctx.clock.setInterval(() => this.uploadDescriptor(), this.opts.descriptorIntervalMs));
     this.scheduleMixLoop();
   }
 
@@ -77,7 +85,7 @@ export class ProxyNode {
   private scheduleMixLoop(): void {
     const rate = this.directory.current()?.params.mixLoopPerSecond ?? 0;
     const gap = rate > 0 ? poissonGapMs(this.ctx.crypto, rate) : 5000;
-    const t = setTimeout(() => {
+    const t = this.ctx.clock.setTimeout(() => {
       this.timers = this.timers.filter((x) => x !== t);
       if (rate > 0) this.sendMixLoop();
       if (this.ring) this.scheduleMixLoop();
@@ -113,9 +121,11 @@ export class ProxyNode {
   }
 
   stop(): void {
-    for (const t of this.timers) clearTimeout(t);
+    // One-shot and interval handles alike: a clock cancels either with either call.
+    for (const t of this.timers) this.ctx.clock.clearTimeout(t);
     this.timers = [];
-    if (this.timer) clearTimeout(this.timer);
+    this.ctx.clock.clearTimeout(this.timer);
+    this.ctx.clock.clearTimeout(this.immediate);
   }
 
   private tick(): void {
@@ -224,19 +234,19 @@ export class ProxyNode {
     // Zero-delay packets still leave in queue order, but within this turn of
     // the event loop rather than after a >= 1 ms timer.
     if (due <= this.ctx.now()) {
-      if (!this.immediate) this.immediate = setImmediate(() => this.release());
+      if (!this.immediate) this.immediate = this.ctx.clock.setTimeout(() => this.release(), 0);
       return;
     }
     if (due >= this.timerDue) return;
-    if (this.timer) clearTimeout(this.timer);
+    this.ctx.clock.clearTimeout(this.timer);
     this.timerDue = due;
-    this.timer = setTimeout(() => this.release(), Math.max(0, due - this.ctx.now()));
+    this.timer = this.ctx.clock.setTimeout(() => this.release(), Math.max(0, due - this.ctx.now()));
   }
 
   private release(): void {
-    if (this.immediate) clearImmediate(this.immediate);
+    this.ctx.clock.clearTimeout(this.immediate);
     this.immediate = null;
-    if (this.timer) clearTimeout(this.timer);
+    this.ctx.clock.clearTimeout(this.timer);
     this.timer = null;
     this.timerDue = Number.POSITIVE_INFINITY;
     for (const h of this.queue.popDue(this.ctx.now())) {

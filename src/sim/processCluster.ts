@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, initNode, type NodeProcess, startNode, waitFor } from './processes.js';
+import { freePort, initNode, initNodeAsync, type NodeProcess, startNode, waitFor } from './processes.js';
 
 /** CS + proxies + sources as separate OS processes on 127.0.0.1. */
 export interface Cluster {
@@ -40,16 +40,12 @@ export async function startCluster(
   const proxyDirs: string[] = [];
   const sourceDirs: string[] = [];
   const addresses: string[] = [];
-  for (let i = 0; i < nProxies; i++) {
-    const d = join(root, `proxy${i}`);
-    initNode(d, 'proxy', ['--central', centralAddr, '--central-key', centralKey]);
-    proxyDirs.push(d);
-  }
-  for (let i = 0; i < nSources; i++) {
-    const d = join(root, `source${i}`);
-    addresses.push(initNode(d, 'source', ['--central', centralAddr, '--central-key', centralKey]).address as string);
-    sourceDirs.push(d);
-  }
+  const pin = ['--central', centralAddr, '--central-key', centralKey];
+  for (let i = 0; i < nProxies; i++) proxyDirs.push(join(root, `proxy${i}`));
+  for (let i = 0; i < nSources; i++) sourceDirs.push(join(root, `source${i}`));
+  await Promise.all(proxyDirs.map((d) => initNodeAsync(d, 'proxy', pin)));
+  const inits = await Promise.all(sourceDirs.map((d) => initNodeAsync(d, 'source', pin)));
+  for (const s of inits) addresses.push(s.address as string);
   const proxies = await Promise.all(proxyDirs.map((d) => startNode(d)));
   const sources = await Promise.all(sourceDirs.map((d) => startNode(d)));
   const cluster: Cluster = {

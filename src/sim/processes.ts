@@ -28,8 +28,21 @@ export function mixd(args: string[]): { status: number | null; stdout: string; s
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-export function initNode(dir: string, role: string, extra: string[] = []): Record<string, string> {
-  const r = mixd(['init', '--role', role, '--dir', dir, ...extra]);
+/** `mixd` without blocking this process (several at once start faster than one after another). */
+export function mixdAsync(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const proc = spawn(process.execPath, [...NODE_ARGS, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout?.on('data', (c) => {
+    stdout += c;
+  });
+  proc.stderr?.on('data', (c) => {
+    stderr += c;
+  });
+  return new Promise((resolve) => proc.once('close', (status) => resolve({ status, stdout, stderr })));
+}
+
+function initOutput(r: { status: number | null; stdout: string; stderr: string }): Record<string, string> {
   if (r.status !== 0) throw new Error(`mixd init failed: ${r.stderr}`);
   const out: Record<string, string> = {};
   for (const line of r.stdout.trim().split('\n')) {
@@ -37,6 +50,14 @@ export function initNode(dir: string, role: string, extra: string[] = []): Recor
     out[line.slice(0, i)] = line.slice(i + 2);
   }
   return out;
+}
+
+export function initNode(dir: string, role: string, extra: string[] = []): Record<string, string> {
+  return initOutput(mixd(['init', '--role', role, '--dir', dir, ...extra]));
+}
+
+export async function initNodeAsync(dir: string, role: string, extra: string[] = []): Promise<Record<string, string>> {
+  return initOutput(await mixdAsync(['init', '--role', role, '--dir', dir, ...extra]));
 }
 
 export async function freePort(): Promise<number> {

@@ -1,15 +1,16 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { InviteKdf } from '../group/invite.js';
+import { pollingDriver, SystemClock } from '../node/clock.js';
 import type { NetworkParams } from '../node/config.js';
-import type { DaemonExtras } from '../node/daemon.js';
-import { setTransportTap } from '../node/transport.js';
+import { peerKey, type SentDatagram } from '../node/transport.js';
 import type { SourceNode } from '../source/sourceNode.js';
 import type { LinkEvent, Role } from './adversary.js';
-import { startLocalNetwork } from './network.js';
 import { startCluster } from './processCluster.js';
 import { collect, type Inbox } from './processes.js';
-import { formGroups, type GroupMember, localMember, type SimGroup } from './workload.js';
+import { createTestnet } from './testnet.js';
+import { formGroups, type GroupMember, type SimGroup } from './workload.js';
 
 /** What the workload driver needs from a network, in one process or in many. */
 export interface SimNetwork {
@@ -29,44 +30,57 @@ export interface SimNetworkOptions {
   proxies: number;
   sources: number;
   network: Partial<NetworkParams>;
-  extras?: DaemonExtras;
+  inviteKdf?: InviteKdf;
 }
 
-/** Every daemon in this process; the adversary is a tap on all their sockets. */
+/** The adversary's view of one datagram: endpoints and size, no content. */
+export function linkEvent(d: SentDatagram): LinkEvent {
+  return { timeMs: d.timeMs, from: peerKey(d.from), to: peerKey(d.to), size: d.bytes.length };
+}
+
+/** Every daemon in this process on real loopback UDP, in real time; the adversary is a tap on every transport. */
 export async function inProcessNetwork(o: SimNetworkOptions): Promise<SimNetwork> {
-  const net = await startLocalNetwork({ proxies: o.proxies, sources: o.sources, network: o.network, extras: o.extras });
-  const endpoint = (d: (typeof net.sources)[0]) => `127.0.0.1:${d.ctx.transport.local.port}`;
+  const net = await createTestnet(null, {
+    world: 'real',
+    proxies: o.proxies,
+    sources: o.sources,
+    network: o.network,
+    inviteKdf: o.inviteKdf,
+  });
   const roles = new Map<string, Role>();
-  roles.set(endpoint(net.central), 'central');
-  for (const p of net.proxies) roles.set(endpoint(p), 'proxy');
-  for (const s of net.sources) roles.set(endpoint(s), 'source');
+  roles.set(peerKey(net.central.local), 'central');
+  for (const p of net.proxies) roles.set(peerKey(p.local), 'proxy');
+  for (const s of net.sources) roles.set(peerKey(s.local), 'source');
   const sources = net.sources.map((d) => d.source as SourceNode);
+  const now = () => net.clock.preciseNow();
   let events: LinkEvent[] = [];
+  let untap: (() => void) | null = null;
   return {
     roles,
-    sourceEndpoints: net.sources.map(endpoint),
-    now: () => performance.now(),
-    formGroups: (groups) => formGroups(sources.map(localMember), groups),
+    sourceEndpoints: net.sources.map((d) => peerKey(d.local)),
+    now,
+    formGroups: (groups) => net.formGroups(groups),
     send: (i, group, data) => {
       (sources[i] as SourceNode).groups.send(group, data);
     },
     onGroupDatagram: (fn) => {
       for (const [i, s] of sources.entries()) {
         s.subscribe((d) => {
-          if (d.kind === 'group' && d.group) fn(i, d.group, d.data, performance.now());
+          if (d.kind === 'group' && d.group) fn(i, d.group, d.data, now());
         });
       }
     },
     startObserving: () => {
       events = [];
-      setTransportTap((e) => events.push(e));
+      untap = net.tap((d) => events.push(linkEvent(d)));
     },
     stopObserving: async () => {
-      setTransportTap(null);
+      untap?.();
+      untap = null;
       return events;
     },
     stop: async () => {
-      setTransportTap(null);
+      untap?.();
       await net.stop();
     },
   };
@@ -120,7 +134,7 @@ export async function multiProcessNetwork(o: SimNetworkOptions): Promise<SimNetw
           groups: () => s.call<Array<{ name: string; members: number }>>('groupList'),
         }),
       );
-      await formGroups(members, groups, 120_000);
+      await formGroups(members, groups, pollingDriver(new SystemClock(), 50), 120_000);
       for (const [i, s] of cluster.sources.entries()) {
         const inbox = await collect(s);
         inboxes.push(inbox);

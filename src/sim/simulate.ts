@@ -86,7 +86,7 @@ async function runOnce(o: SimOptions, label: string, defended: boolean): Promise
       mixLoopPerSecond: cover ? 2 : 0,
       deliveryPerSecond: cover ? o.lambda : 0,
     },
-    extras: { inviteKdf: INVITE_KDF },
+    inviteKdf: INVITE_KDF,
   };
   const net = o.processes ? await multiProcessNetwork(netOptions) : await inProcessNetwork(netOptions);
   try {

@@ -1,3 +1,4 @@
+import type { TimeDriver } from '../node/clock.js';
 import type { SourceNode } from '../source/sourceNode.js';
 import { mulberry32 } from './adversary.js';
 
@@ -49,9 +50,15 @@ export function localMember(s: SourceNode): GroupMember {
  * Forms the groups for real: the first member creates, invites the others
  * (sealed invites through the mixnet, acknowledged by SURB), they unlock with
  * the passphrase and announce themselves. Resolves when every member knows
- * every other one.
+ * every other one; time passes through `driver` (virtual or real), and the
+ * whole formation may take `limitMs` of it.
  */
-export async function formGroups(members: GroupMember[], groups: SimGroup[], timeoutMs = 60_000): Promise<void> {
+export async function formGroups(
+  members: GroupMember[],
+  groups: SimGroup[],
+  driver: TimeDriver,
+  limitMs = 60_000,
+): Promise<void> {
   const pass = 'simulation passphrase';
   const at = (i: number) => members[i] as GroupMember;
   for (const g of groups) {
@@ -59,26 +66,21 @@ export async function formGroups(members: GroupMember[], groups: SimGroup[], tim
     await admin.create(g.name);
     for (const m of g.members.slice(1)) await admin.invite(g.name, at(m).address, pass);
   }
-  const deadline = Date.now() + timeoutMs;
-  const waitUntil = async (what: string, ok: () => Promise<boolean>) => {
-    while (!(await ok())) {
-      if (Date.now() > deadline) throw new Error(`simulation setup: timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  const wait = (what: string, ok: () => Promise<boolean>) =>
+    driver.until(ok, { limitMs, what: `simulation setup: ${what}` });
   const has = async (m: GroupMember, name: string) => (await m.groups()).some((x) => x.name === name);
   for (const g of groups) {
     for (const i of g.members.slice(1)) {
       const m = at(i);
       // Invites for several groups may be pending: join until this group appears.
       while (!(await has(m, g.name))) {
-        await waitUntil(`invite to ${g.name}`, async () => (await m.pendingInvites()) > 0);
+        await wait(`invite to ${g.name}`, async () => (await m.pendingInvites()) > 0);
         await m.join(pass);
       }
     }
   }
   for (const g of groups) {
-    await waitUntil(`members of ${g.name} to know each other`, async () => {
+    await wait(`members of ${g.name} to know each other`, async () => {
       for (const i of g.members) {
         const list = (await at(i).groups()).find((x) => x.name === g.name);
         if (list?.members !== g.members.length) return false;

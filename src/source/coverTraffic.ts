@@ -1,4 +1,5 @@
-import { exponentialSample } from '../node/routes.js';
+import type { Clock, TimerHandle } from '../node/clock.js';
+import { poissonGapMs } from '../node/routes.js';
 import type { Peer } from '../node/transport.js';
 import type { CryptoBackend } from '../scramble/crypto/backend.js';
 
@@ -19,19 +20,15 @@ export interface CoverOptions {
   onQueueFull: () => void;
 }
 
-/** Exponential inter-arrival time in ms for rate `perSecond`: a Poisson process. */
-export function poissonGapMs(crypto: CryptoBackend, perSecond: number): number {
-  return exponentialSample(crypto, 1000 / perSecond);
-}
-
 export class CoverTraffic {
   private readonly queue: Array<{ packet: Uint8Array; to: Peer }> = [];
-  private timers: NodeJS.Timeout[] = [];
+  private timers: TimerHandle[] = [];
   private running = false;
   readonly stats = { real: 0, drop: 0, loop: 0, queueFull: 0 };
 
   constructor(
     private readonly crypto: CryptoBackend,
+    private readonly clock: Clock,
     private readonly opts: CoverOptions,
   ) {}
 
@@ -48,7 +45,7 @@ export class CoverTraffic {
 
   stop(): void {
     this.running = false;
-    for (const t of this.timers) clearTimeout(t);
+    for (const t of this.timers) this.clock.clearTimeout(t);
     this.timers = [];
   }
 
@@ -73,7 +70,7 @@ export class CoverTraffic {
   }
 
   private schedule(rate: number, fn: () => void): void {
-    const t = setTimeout(
+    const t = this.clock.setTimeout(
       () => {
         this.timers = this.timers.filter((x) => x !== t);
         if (!this.running) return;

@@ -45,6 +45,7 @@ import type { IndexedDirectory, NodeDescriptor } from '../node/directory.js';
 import { mixKeyFor } from '../node/directory.js';
 import { hex, mailboxIdOf } from '../node/ids.js';
 import { currentEpoch, NoRoute, pickProxies, routedPacket } from '../node/routes.js';
+import type { GroupStorage } from '../node/stores.js';
 import type { Peer } from '../node/transport.js';
 import type { PacketGeometry } from '../scramble/geometry.js';
 import { systemRng } from '../scramble/rng.js';
@@ -63,6 +64,8 @@ export interface GroupManagerDeps {
   inviteKdf?: InviteKdf;
   /** Scheduled rotation of the group key by its admin; 0 disables. */
   rotationMs?: number;
+  /** Where groups are kept (default: the file DATA/groups.json; memory in virtual time). */
+  store?: GroupStorage;
 }
 
 export interface GroupSummary {
@@ -92,7 +95,7 @@ const HELD_TRANSITION_MS = 60 * 60_000;
 export class GroupManager {
   private groups: GroupState[] = [];
   private pending: PendingInvite[] = [];
-  private readonly store: GroupStore;
+  private readonly store: GroupStorage;
   private readonly rotatedAt = new Map<string, number>();
   private left: Record<string, number> = {};
   private readonly recentJoins = new Map<string, Array<{ member: Member; at: number }>>();
@@ -101,7 +104,7 @@ export class GroupManager {
   private dirty = false;
 
   constructor(private readonly deps: GroupManagerDeps) {
-    this.store = new GroupStore(deps.dataDir);
+    this.store = deps.store ?? new GroupStore(deps.dataDir);
   }
 
   async load(): Promise<void> {

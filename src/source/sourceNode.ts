@@ -1,6 +1,7 @@
 import { encodeAddress, parseAddress } from '../group/address.js';
 import { DIRECT_KIND, DIRECT_VERSION, openDirect, sealDirect } from '../group/direct.js';
 import type { InviteKdf } from '../group/invite.js';
+import type { TimerHandle } from '../node/clock.js';
 import { MalformedMessage } from '../node/codec.js';
 import { countDrop, type NodeContext } from '../node/context.js';
 import { decodeControlOrCount } from '../node/controlInbox.js';
@@ -9,6 +10,7 @@ import type { IndexedDirectory } from '../node/directory.js';
 import type { DirectoryFetcher } from '../node/directoryFetcher.js';
 import { centralIdOf, hex, mailboxIdOf } from '../node/ids.js';
 import { currentEpoch, NoRoute, pickProxies, routedPacket } from '../node/routes.js';
+import type { GroupStorage } from '../node/stores.js';
 import type { Peer } from '../node/transport.js';
 import {
   type ControlMessage,
@@ -40,6 +42,8 @@ export interface SourceOptions {
   mixHops: number;
   inviteKdf?: InviteKdf;
   groupRotationMs?: number;
+  /** Where groups and pending invites are kept (default: DATA/groups.json). */
+  groupStore?: GroupStorage;
 }
 
 export interface ReceivedDatagram {
@@ -80,8 +84,8 @@ export class SourceNode {
   private readonly seen = new Set<number>();
   private readonly seenOrder: number[] = [];
   private ackIds: number[] = [];
-  private ackTimer: NodeJS.Timeout | null = null;
-  private timers: NodeJS.Timeout[] = [];
+  private ackTimer: TimerHandle | null = null;
+  private timers: TimerHandle[] = [];
   private lastKeepaliveTime = 0;
   private subscribers: Array<{ fn: (d: ReceivedDatagram) => void; wants: (d: ReceivedDatagram) => boolean }> = [];
   /** Datagrams nobody was listening for yet (e.g. mailbox mail that arrived before `mixd recv` started). */
@@ -123,6 +127,7 @@ export class SourceNode {
       event: (name, data) => this.event(name, data),
       inviteKdf: opts.inviteKdf,
       rotationMs: opts.groupRotationMs,
+      store: opts.groupStore,
     });
   }
 
@@ -172,7 +177,7 @@ export class SourceNode {
       onMessage: (blob) => this.onDirectMessage(blob),
       onOutcome: (msgId, outcome) => this.event('delivery', { msgId, outcome }),
     });
-    this.cover = new CoverTraffic(this.ctx.crypto, {
+    this.cover = new CoverTraffic(this.ctx.crypto, this.ctx.clock, {
       lambdaPerSecond: dir.params.lambdaPerSecond,
       loopPerSecond: dir.params.loopPerSecond,
       queueCapacity: 10_000,
@@ -189,9 +194,9 @@ export class SourceNode {
     };
     this.cover.start();
     this.hello();
-    this.timers.push(setInterval(() => this.keepalive(), this.opts.keepaliveMs));
+    this.timers.push(this.ctx.clock.setInterval(() => this.keepalive(), this.opts.keepaliveMs));
     this.timers.push(
-      setInterval(() => {
+      this.ctx.clock.setInterval(() => {
         this.channel?.tick();
         this.groups.tick();
       }, 250),
@@ -237,9 +242,9 @@ export class SourceNode {
 
   stop(): void {
     this.cover?.stop();
-    for (const t of this.timers) clearInterval(t);
+    for (const t of this.timers) this.ctx.clock.clearInterval(t);
     this.timers = [];
-    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ctx.clock.clearTimeout(this.ackTimer);
     this.flushAcks();
   }
 
@@ -269,7 +274,7 @@ export class SourceNode {
 
   emit(d: ReceivedDatagram): void {
     this.counters.received++;
-    d.receivedAtMs ??= performance.timeOrigin + performance.now();
+    d.receivedAtMs ??= this.ctx.clock.preciseNow();
     let taken = false;
     for (const s of this.subscribers) {
       if (!s.wants(d)) continue;
@@ -364,6 +369,9 @@ export class SourceNode {
         }
         return;
       case 'delivery': {
+        // CS may push mail before our first directory (a restart inside the session timeout):
+        // without the geometry we cannot ack it, so leave it to CS's redelivery.
+        if (!this.geometry) return countDrop(this.ctx, 'not_ready', 'delivery before the directory');
         let d: Delivery;
         try {
           d = openDelivery(
@@ -425,7 +433,7 @@ export class SourceNode {
     this.ackIds.push(id);
     if (this.steadyAcks) return;
     if (this.ackIds.length >= this.maxAckIds()) this.flushAcks();
-    else if (!this.ackTimer) this.ackTimer = setTimeout(() => this.flushAcks(), 20);
+    else if (!this.ackTimer) this.ackTimer = this.ctx.clock.setTimeout(() => this.flushAcks(), 20);
   }
 
   private flushAcks(): void {
@@ -469,8 +477,8 @@ export class SourceNode {
     const blob = sealDirect(this.ctx.crypto, identityKey, DIRECT_KIND.datagram, data, systemRng(this.ctx.crypto));
     const { delays } = this.requireChannel().send(identityKey, blob, false);
     this.counters.sent++;
-    // Wall-clock with sub-ms precision: comparable across processes on one machine (benchmarks).
-    return { delays, sentAtMs: performance.timeOrigin + performance.now() };
+    // Wall-clock with sub-ms precision in real time: comparable across processes on one machine (benchmarks).
+    return { delays, sentAtMs: this.ctx.clock.preciseNow() };
   }
 
   mailboxHex(): string {

@@ -1,14 +1,14 @@
 import t from 'tap';
-import { startLocalNetwork } from '../../src/sim/network.js';
-import type { SourceNode } from '../../src/source/sourceNode.js';
+import { createTestnet } from '../../src/sim/testnet.js';
 
 // The pure-JS backend runs a whole network too (slower, same bytes): the fallback is real, not a test double.
-t.test('a network whose daemons all use the noble backend delivers a datagram', async (t) => {
-  const net = await startLocalNetwork({ proxies: 3, sources: 2, crypto: 'noble' });
-  t.teardown(() => net.stop());
+t.test('a network whose nodes all use the noble backend delivers a datagram', async (t) => {
+  const net = await createTestnet(t, { proxies: 3, sources: 2, crypto: 'noble' });
   t.equal(net.central.ctx.crypto.name, 'noble');
-  const [a, b] = net.sources.map((d) => d.source as SourceNode) as [SourceNode, SourceNode];
-  const got = new Promise<string>((resolve) => b.subscribe((d) => resolve(Buffer.from(d.data).toString())));
+  const [a, b] = [net.source(0), net.source(1)];
+  const got: string[] = [];
+  b.subscribe((d) => got.push(Buffer.from(d.data).toString()));
   a.sendUnicast(b.address, Buffer.from('pure js all the way'));
-  t.equal(await got, 'pure js all the way');
+  await net.until(() => got.length > 0, { limitMs: 10_000, what: 'the datagram' });
+  t.same(got, ['pure js all the way']);
 });

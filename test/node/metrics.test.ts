@@ -64,6 +64,7 @@ t.test('snapshot sums counters by label into plain numbers', async (t) => {
   m.queueDepth.set(3);
   m.delayMs.observe(10);
   m.delayMs.observe(30);
+  m.internalErrors.inc({ where: 'timer' });
   const snap = await m.snapshot();
   t.same(snap, {
     packetsIn: { relay: 2, cover: 1 },
@@ -73,6 +74,7 @@ t.test('snapshot sums counters by label into plain numbers', async (t) => {
     queueDepth: 3,
     delayMs: { count: 2, sum: 40 },
     mailboxEntries: 0,
+    internalErrors: { timer: 1 },
   });
   t.same(JSON.parse(JSON.stringify(snap)), snap, 'JSON-safe');
 });

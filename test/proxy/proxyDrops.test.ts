@@ -1,4 +1,3 @@
-import dgram from 'node:dgram';
 import { join } from 'node:path';
 import t from 'tap';
 import { nodeIdOf } from '../../src/node/ids.js';
@@ -7,36 +6,35 @@ import { getCrypto } from '../../src/scramble/crypto/index.js';
 import { packetGeometry } from '../../src/scramble/geometry.js';
 import { createPacket, type RouteHop } from '../../src/scramble/packet.js';
 import { systemRng } from '../../src/scramble/rng.js';
-import { startLocalNetwork } from '../../src/sim/network.js';
+import { createTestnet } from '../../src/sim/testnet.js';
 
-// A real proxy (in this process, real UDP) fed packets built here: every drop has its counted reason.
+// A proxy in a virtual-time testnet fed packets built here: every drop has its counted reason.
 t.test('a proxy drops over-cap, late, misrouted and mis-addressed packets, each under its reason', async (t) => {
   const epochSeconds = 4;
-  const net = await startLocalNetwork({
+  const net = await createTestnet(t, {
     proxies: 2,
     sources: 1,
     network: { epochSeconds, graceSeconds: 1, maxDelayMs: 6000, meanDelayMs: 10 },
   });
-  t.teardown(() => net.stop());
+  const attacker = await (net.network as NonNullable<typeof net.network>).bind(
+    { host: '127.0.0.1', port: 0 },
+    () => {},
+  );
   const crypto = getCrypto('sodium');
   const rng = systemRng(crypto);
   const geometry = packetGeometry(2048, 5);
   const proxy = net.proxies[0] as (typeof net.proxies)[0];
   const other = net.proxies[1] as (typeof net.proxies)[0];
   const keyOf = (dir: string) => {
-    const epoch = Math.floor(Date.now() / (epochSeconds * 1000));
+    const epoch = Math.floor(net.clock.now() / (epochSeconds * 1000));
     return crypto.x25519Base(readSecretFile(join(dir, 'keys', `mix-${epoch}.key`)));
   };
   const send = async (route: RouteHop[]) => {
-    const sock = dgram.createSocket('udp4');
-    const packet = createPacket(crypto, geometry, route, new Uint8Array(0), rng);
-    await new Promise<void>((r) => sock.send(packet, proxy.ctx.transport.local.port, '127.0.0.1', () => r()));
-    sock.close();
+    attacker.send(proxy.local, createPacket(crypto, geometry, route, new Uint8Array(0), rng));
   };
   const drops = async () => (await proxy.ctx.metrics.snapshot()).drops;
   const waitDrop = async (reason: string) => {
-    const deadline = Date.now() + 5000;
-    while (((await drops())[reason] ?? 0) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await net.until(async () => ((await drops())[reason] ?? 0) > 0, { limitMs: 5000, what: `a ${reason} drop` });
     return (await drops())[reason] ?? 0;
   };
   const otherId = nodeIdOf(crypto, other.ctx.identity.publicKey);

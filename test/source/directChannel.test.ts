@@ -8,6 +8,7 @@
 import { pino } from 'pino';
 import t, { type Test } from 'tap';
 import { decodeStoredEntry, encodeStoredEntry } from '../../src/central/storedEntry.js';
+import type { Clock } from '../../src/node/clock.js';
 import type { NodeContext } from '../../src/node/context.js';
 import { openDelivery, sealDelivery } from '../../src/node/deliveryFrame.js';
 import {
@@ -18,7 +19,7 @@ import {
 } from '../../src/node/directory.js';
 import { hex, mailboxIdOf, nodeIdOf } from '../../src/node/ids.js';
 import { createMetrics } from '../../src/node/metrics.js';
-import type { Peer, UdpTransport } from '../../src/node/transport.js';
+import type { Peer, Transport } from '../../src/node/transport.js';
 import { getCrypto } from '../../src/scramble/crypto/index.js';
 import { DEFAULT_GEOMETRY as G } from '../../src/scramble/geometry.js';
 import { unwrapPacket } from '../../src/scramble/packet.js';
@@ -84,6 +85,19 @@ interface InFlight {
 /** A small network: CS, four proxies, two sources, and a queue of packets in flight. */
 class World {
   now = T0;
+  /** The fake clock: time is whatever the test sets; DirectChannel schedules nothing itself (it is ticked). */
+  readonly clock: Clock = {
+    now: () => this.now,
+    preciseNow: () => this.now,
+    setTimeout: () => {
+      throw new Error('DirectChannel must not schedule timers: its owner ticks it');
+    },
+    setInterval: () => {
+      throw new Error('DirectChannel must not schedule timers: its owner ticks it');
+    },
+    clearTimeout: () => {},
+    clearInterval: () => {},
+  };
   readonly central = mix(7000);
   readonly proxies = [7001, 7002, 7003, 7004].map(mix);
   readonly dir: IndexedDirectory;
@@ -132,7 +146,8 @@ class World {
       dataDir: '',
       log: pino({ level: 'silent' }),
       metrics: createMetrics('source'),
-      transport: undefined as unknown as UdpTransport,
+      transport: undefined as unknown as Transport,
+      clock: this.clock,
       now: () => this.now,
     };
     const e: Endpoint = {

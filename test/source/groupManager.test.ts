@@ -12,7 +12,8 @@ import { ControlError } from '../../src/node/controlSocket.js';
 import type { IndexedDirectory } from '../../src/node/directory.js';
 import { centralIdOf } from '../../src/node/ids.js';
 import { createMetrics } from '../../src/node/metrics.js';
-import type { UdpTransport } from '../../src/node/transport.js';
+import type { Transport } from '../../src/node/transport.js';
+import { VirtualClock } from '../../src/node/virtualClock.js';
 import { getCrypto } from '../../src/scramble/crypto/index.js';
 import { DEFAULT_GEOMETRY } from '../../src/scramble/geometry.js';
 import type { DirectChannel } from '../../src/source/directChannel.js';
@@ -45,14 +46,16 @@ function world(t: Test, n: number) {
     const seed = crypto.randomBytes(32);
     const id: LocalIdentity = { identitySeed: seed, identityKey: crypto.ed25519PublicKey(seed), centralId: CENTRAL };
     const metrics = createMetrics('source');
+    const clock = new VirtualClock({ startMs: 1_700_000_000_000 });
     const ctx: NodeContext = {
       crypto,
       identity: { seed, publicKey: id.identityKey },
       dataDir: join(dir, `s${i}`),
       log: pino({ level: 'silent' }),
       metrics,
-      transport: undefined as unknown as UdpTransport,
-      now: () => 1_700_000_000_000,
+      transport: undefined as unknown as Transport,
+      clock,
+      now: () => clock.now(),
     };
     const events: Array<[string, unknown]> = [];
     const channel = {

@@ -1,17 +1,14 @@
 import t from 'tap';
-import { startLocalNetwork } from '../../src/sim/network.js';
-import type { SourceNode } from '../../src/source/sourceNode.js';
+import { createTestnet } from '../../src/sim/testnet.js';
 
-// Real daemons in this process: mail that arrives before any application listens is not lost.
+// A whole network in virtual time: mail that arrives before any application listens is not lost.
 t.test(
   'datagrams that arrive before anyone subscribes are handed to the first subscriber who wants them',
   async (t) => {
-    const net = await startLocalNetwork({ proxies: 3, sources: 2 });
-    t.teardown(() => net.stop());
-    const [a, b] = net.sources.map((d) => d.source as SourceNode) as [SourceNode, SourceNode];
+    const net = await createTestnet(t, { proxies: 3, sources: 2 });
+    const [a, b] = [net.source(0), net.source(1)];
     a.sendUnicast(b.address, Buffer.from('early'));
-    const deadline = Date.now() + 10_000;
-    while (b.status().received === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await net.until(() => b.status().received === 1, { limitMs: 10_000, what: 'the datagram at b' });
     t.equal(b.status().received, 1, 'the datagram reached b while nobody listened');
 
     const groupOnly: string[] = [];
