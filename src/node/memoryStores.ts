@@ -122,6 +122,8 @@ export class MemoryGroupStorage implements GroupStorage {
       groups: [...data.groups],
       pendingInvites: [...data.pendingInvites],
       rotatedAt: { ...data.rotatedAt },
+      // Left groups guard against rolled-back invites (src/group/groupStore.ts): a store must keep them.
+      left: { ...data.left },
     };
   }
 }

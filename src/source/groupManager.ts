@@ -84,6 +84,13 @@ const RECENT_JOIN_MS = 10 * 60_000;
 const MAX_HELD_TRANSITIONS = 32;
 /** Held transitions older than this are dropped (the rekey they wait for is not coming). */
 const HELD_TRANSITION_MS = 60 * 60_000;
+/**
+ * Group copies no key of ours opens yet: a member that rotated or rekeyed may seal under the new key
+ * before our copy of the rekey arrives. They are kept (bounded, briefly) and retried after the next
+ * transition applies; CS has already deleted them, so this is the only copy.
+ */
+const MAX_HELD_PAYLOADS = 64;
+const HELD_PAYLOAD_MS = 2 * 60_000;
 
 /**
  * A source's groups: membership operations, multicast through a P2, and the
@@ -100,6 +107,7 @@ export class GroupManager {
   private left: Record<string, number> = {};
   private readonly recentJoins = new Map<string, Array<{ member: Member; at: number }>>();
   private held: Array<{ kind: number; body: Uint8Array; at: number }> = [];
+  private heldPayloads: Array<{ payload: Uint8Array; at: number }> = [];
   private saving = false;
   private dirty = false;
 
@@ -532,7 +540,10 @@ export class GroupManager {
           return true;
         case DIRECT_KIND.rekey:
         case DIRECT_KIND.removal:
-          if (this.applyTransition(direct.kind, direct.body)) this.retryHeld();
+          if (this.applyTransition(direct.kind, direct.body)) {
+            this.retryHeld();
+            this.retryHeldPayloads();
+          }
           return true;
         case DIRECT_KIND.announce: {
           const a = acceptAnnounce(ctx.crypto, this.deps.self.identityKey, this.groups, direct.body);
@@ -608,6 +619,23 @@ export class GroupManager {
       }
       throw err;
     }
+  }
+
+  /** A delivered copy none of our group keys opens: kept until a transition may make it readable. */
+  holdUnopenedPayload(payload: Uint8Array): void {
+    const now = this.deps.ctx.now();
+    this.heldPayloads = this.heldPayloads.filter((h) => now - h.at < HELD_PAYLOAD_MS);
+    if (this.heldPayloads.length >= MAX_HELD_PAYLOADS) {
+      this.heldPayloads.shift();
+      countDrop(this.deps.ctx, 'undecryptable_delivery', 'held group copies overflowed');
+    }
+    this.heldPayloads.push({ payload, at: now });
+  }
+
+  private retryHeldPayloads(): void {
+    const pending = this.heldPayloads;
+    this.heldPayloads = [];
+    for (const h of pending) if (!this.onGroupPayload(h.payload)) this.heldPayloads.push(h);
   }
 
   private retryHeld(): void {

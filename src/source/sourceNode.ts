@@ -421,7 +421,8 @@ export class SourceNode {
       if (!(err instanceof MalformedMessage || err instanceof MalformedPacket)) throw err;
     }
     if (this.groups.onGroupPayload(payload)) return;
-    countDrop(this.ctx, 'undecryptable_delivery');
+    // Maybe sealed under a group key whose rekey has not reached us yet: kept briefly, retried after it.
+    this.groups.holdUnopenedPayload(payload);
   }
 
   /** Steady mode (CS delivers at a constant rate): acks leave only on the keepalive clock, padded to one size. */

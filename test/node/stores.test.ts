@@ -78,7 +78,7 @@ for (const [name, open] of IMPLEMENTATIONS) {
     t.notOk(s.accounts.has(box(6)));
 
     t.same(await s.groups.load(), { groups: [], pendingInvites: [] }, 'no groups at first');
-    const data = { groups: [], pendingInvites: [], rotatedAt: { ['ab'.repeat(16)]: 1234 } };
+    const data = { groups: [], pendingInvites: [], rotatedAt: { ['ab'.repeat(16)]: 1234 }, left: {} };
     await s.groups.save(data);
     t.same(await s.groups.load(), data, 'what was saved loads back');
 
