@@ -1,16 +1,20 @@
 import { encodeAddress, parseAddress } from '../group/address.js';
 import { DIRECT_KIND, DIRECT_VERSION, openDirect, sealDirect } from '../group/direct.js';
 import type { InviteKdf } from '../group/invite.js';
+import { openControl, type SourceControl } from '../node/boxedControl.js';
 import { MalformedMessage } from '../node/codec.js';
 import { countDrop, type NodeContext } from '../node/context.js';
 import { decodeControlOrCount } from '../node/controlInbox.js';
 import { type Delivery, openDelivery } from '../node/deliveryFrame.js';
 import type { IndexedDirectory } from '../node/directory.js';
 import type { DirectoryFetcher } from '../node/directoryFetcher.js';
+import { MixdError } from '../node/errors.js';
+import { guarded } from '../node/guard.js';
 import { centralIdOf, hex, mailboxIdOf } from '../node/ids.js';
 import { currentEpoch, NoRoute, pickProxies, routedPacket } from '../node/routes.js';
 import type { Peer } from '../node/transport.js';
 import {
+  COOKIE_BYTES,
   type ControlMessage,
   type DeliveryKind,
   encodeControl,
@@ -83,6 +87,10 @@ export class SourceNode {
   private ackTimer: NodeJS.Timeout | null = null;
   private timers: NodeJS.Timeout[] = [];
   private lastKeepaliveTime = 0;
+  /** CS's address cookie for where our keepalives come from (F13); signed into every keepalive. */
+  private cookie: Uint8Array = new Uint8Array(COOKIE_BYTES);
+  /** Time of the first keepalive of the current registration: an `error` answering an older one is a replay. */
+  private registeredSinceKeepalive = Number.POSITIVE_INFINITY;
   private subscribers: Array<{ fn: (d: ReceivedDatagram) => void; wants: (d: ReceivedDatagram) => boolean }> = [];
   /** Datagrams nobody was listening for yet (e.g. mailbox mail that arrived before `mixd recv` started). */
   private readonly held: ReceivedDatagram[] = [];
@@ -183,18 +191,27 @@ export class SourceNode {
         this.ctx.transport.send(to, packet);
       },
       onQueueFull: () => countDrop(this.ctx, 'send_queue_full'),
+      onError: (err) => {
+        countDrop(this.ctx, 'internal_error', 'cover');
+        this.ctx.log.error({ err }, 'cover event failed');
+      },
     });
     this.sink = (packet, to) => {
       this.cover?.enqueue(packet, to);
     };
     this.cover.start();
     this.hello();
-    this.timers.push(setInterval(() => this.keepalive(), this.opts.keepaliveMs));
+    // Guarded: no timer may end the process, whatever a directory or a peer made it meet.
+    this.timers.push(setInterval(() => guarded(this.ctx, 'keepalive', () => this.keepalive()), this.opts.keepaliveMs));
     this.timers.push(
-      setInterval(() => {
-        this.channel?.tick();
-        this.groups.tick();
-      }, 250),
+      setInterval(
+        () =>
+          guarded(this.ctx, 'tick', () => {
+            this.channel?.tick();
+            this.groups.tick();
+          }),
+        250,
+      ),
     );
   }
 
@@ -313,11 +330,13 @@ export class SourceNode {
     if (this.steadyAcks) this.flushAcks();
     const timeMs = Math.max(this.ctx.now(), this.lastKeepaliveTime + 1);
     this.lastKeepaliveTime = timeMs;
+    if (this.registeredSinceKeepalive === Number.POSITIVE_INFINITY) this.registeredSinceKeepalive = timeMs;
+    const cookie = this.cookie;
     const signature = this.ctx.crypto.ed25519Sign(
       this.ctx.identity.seed,
-      signedBytes('keepalive', this.opts.centralKey, this.ctx.identity.publicKey, timeMs),
+      signedBytes('keepalive', this.opts.centralKey, this.ctx.identity.publicKey, timeMs, cookie),
     );
-    this.sendControl({ type: 'keepalive', identityKey: this.ctx.identity.publicKey, timeMs, signature });
+    this.sendControl({ type: 'keepalive', identityKey: this.ctx.identity.publicKey, timeMs, cookie, signature });
   }
 
   /** Everything a source sends CS is padded to the link size: keepalives look like acks look like hellos. */
@@ -341,28 +360,27 @@ export class SourceNode {
       case 'dirResponse':
         this.directory.offer(msg, from);
         return;
-      case 'challenge': {
-        const signature = this.ctx.crypto.ed25519Sign(
-          this.ctx.identity.seed,
-          signedBytes('register', this.opts.centralKey, msg.nonce, this.ctx.identity.publicKey),
-        );
-        this.sendControl({ type: 'register', identityKey: this.ctx.identity.publicKey, nonce: msg.nonce, signature });
+      case 'boxed': {
+        let opened: { replyTo: number; msg: SourceControl };
+        try {
+          opened = openControl(
+            this.ctx.crypto,
+            { peerPublicKey: this.centralX25519, secretKey: this.x25519Secret },
+            msg.sealed,
+          );
+        } catch (err) {
+          if (err instanceof MalformedMessage) return countDrop(this.ctx, 'bad_delivery', err.message);
+          throw err;
+        }
+        this.onCentralControl(opened.msg, opened.replyTo);
         return;
       }
+      case 'challenge':
       case 'registered':
-        if (!this.ctx.crypto.equal(msg.mailbox, this.mailbox)) return countDrop(this.ctx, 'bad_registration');
-        if (!this.registered) this.ctx.log.info({ address: this.address }, 'registered at central');
-        this.registered = true;
-        this.keepalive();
-        for (const w of this.registeredWaiters) w();
-        this.registeredWaiters = [];
-        return;
       case 'error':
-        if (msg.code === 'not_registered') {
-          this.registered = false;
-          this.hello();
-        }
-        return;
+      case 'cookie':
+        // F13: these come boxed by CS's key; a bare one is from someone who can only spoof CS's address.
+        return countDrop(this.ctx, 'unauthenticated_control', msg.type);
       case 'delivery': {
         let d: Delivery;
         try {
@@ -380,6 +398,45 @@ export class SourceNode {
       }
       default:
         countDrop(this.ctx, 'unexpected_control', msg.type);
+    }
+  }
+
+  /** A control frame CS boxed for us; `replyTo` is the keepalive time it answers (0: none). */
+  private onCentralControl(msg: SourceControl, replyTo: number): void {
+    switch (msg.type) {
+      case 'challenge': {
+        const signature = this.ctx.crypto.ed25519Sign(
+          this.ctx.identity.seed,
+          signedBytes('register', this.opts.centralKey, msg.nonce, this.ctx.identity.publicKey),
+        );
+        this.sendControl({ type: 'register', identityKey: this.ctx.identity.publicKey, nonce: msg.nonce, signature });
+        return;
+      }
+      case 'registered':
+        if (!this.ctx.crypto.equal(msg.mailbox, this.mailbox)) return countDrop(this.ctx, 'bad_registration');
+        if (!this.registered) this.ctx.log.info({ address: this.address }, 'registered at central');
+        this.cookie = msg.cookie;
+        this.registered = true;
+        this.keepalive();
+        for (const w of this.registeredWaiters) w();
+        this.registeredWaiters = [];
+        return;
+      case 'cookie':
+        // Our keepalives come from an address CS has no cookie of ours for (a new NAT binding,
+        // a CS restart): sign the new one in at once rather than at the next interval.
+        if (this.registered && !this.ctx.crypto.equal(msg.cookie, this.cookie)) {
+          this.cookie = msg.cookie;
+          this.keepalive();
+        }
+        return;
+      case 'error':
+        // Only an answer to a keepalive of the current registration: a recorded older one is a replay.
+        if (msg.code === 'not_registered' && replyTo >= this.registeredSinceKeepalive) {
+          this.registered = false;
+          this.registeredSinceKeepalive = Number.POSITIVE_INFINITY;
+          this.hello();
+        }
+        return;
     }
   }
 
@@ -425,7 +482,7 @@ export class SourceNode {
     this.ackIds.push(id);
     if (this.steadyAcks) return;
     if (this.ackIds.length >= this.maxAckIds()) this.flushAcks();
-    else if (!this.ackTimer) this.ackTimer = setTimeout(() => this.flushAcks(), 20);
+    else if (!this.ackTimer) this.ackTimer = setTimeout(() => guarded(this.ctx, 'ack', () => this.flushAcks()), 20);
   }
 
   private flushAcks(): void {
@@ -464,7 +521,7 @@ export class SourceNode {
   sendUnicast(target: string, data: Uint8Array): { delays: number[]; sentAtMs: number } {
     const { identityKey } = parseAddress(target);
     if (data.length > this.maxUnicastBytes()) {
-      throw new RangeError(`datagram is ${data.length} bytes; at most ${this.maxUnicastBytes()} fit`);
+      throw MixdError.DATAGRAM_TOO_LARGE(data.length, this.maxUnicastBytes());
     }
     const blob = sealDirect(this.ctx.crypto, identityKey, DIRECT_KIND.datagram, data, systemRng(this.ctx.crypto));
     const { delays } = this.requireChannel().send(identityKey, blob, false);
