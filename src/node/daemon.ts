@@ -9,7 +9,8 @@ import { sourceMethods } from '../source/controlMethods.js';
 import { SourceNode } from '../source/sourceNode.js';
 import { type Config, formatHostPort } from './config.js';
 import type { NodeContext } from './context.js';
-import { type ControlConnection, ControlError, serveControl } from './controlSocket.js';
+import { type ControlConnection, serveControl } from './controlSocket.js';
+import { MixdError } from './errors.js';
 
 export type MethodHandler = (params: Record<string, unknown>, conn: ControlConnection) => unknown;
 
@@ -21,6 +22,7 @@ import { hex } from './ids.js';
 import { createLogger } from './logger.js';
 import { createMetrics, type MetricsServer, serveMetrics } from './metrics.js';
 import { PersistentReplayCache } from './persistentReplayCache.js';
+import { securityProblems } from './securityFloor.js';
 import { UdpTransport } from './transport.js';
 
 /** Timing knobs that are not network parameters; tests shorten them. */
@@ -111,6 +113,9 @@ export async function startDaemon(
   let fetcher: DirectoryFetcher | null = null;
 
   if (config.role === 'central') {
+    // F12: what CS publishes is what everyone's anonymity rests on; refuse to publish less than the floor.
+    const problems = securityProblems(directoryParams(config.network));
+    if (problems.length > 0 && !config.insecureNoCover) throw MixdError.INSECURE_NETWORK(problems);
     const central = new CentralNode(ctx, db, replay, {
       params: directoryParams(config.network),
       advertise,
@@ -118,6 +123,11 @@ export async function startDaemon(
       mailboxQuota: config.network.mailboxQuota,
       sessionTimeoutMs: timing.keepaliveMs * 3,
       redeliverMs: timing.redeliverMs,
+      admission: {
+        allow: config.admission.allow === 'any' ? 'any' : new Set(config.admission.allow),
+        maxProxies: config.admission.maxProxies,
+        maxProxiesPerIp: config.admission.maxProxiesPerIp,
+      },
     });
     // CS opens P2's delivery tokens with its mix keys (current first, then those still held).
     central.hooks.openToken = (body, keys) => {
@@ -135,9 +145,11 @@ export async function startDaemon(
     methods.status = () => central.status();
   } else {
     const ref = config.central;
-    if (!ref) throw new ControlError('proxy and source need a "central" section');
+    if (!ref) throw MixdError.CONFIG('proxy and source need a "central" section');
     const centralPeer = { host: ref.address.host, port: ref.address.port };
-    fetcher = new DirectoryFetcher(ctx, centralPeer, ref.key, timing.directoryRefreshMs);
+    fetcher = new DirectoryFetcher(ctx, centralPeer, ref.key, timing.directoryRefreshMs, {
+      insecureNoCover: config.insecureNoCover,
+    });
     if (config.role === 'proxy') {
       const proxy = new ProxyNode(ctx, replay, fetcher, {
         advertise,
@@ -193,7 +205,7 @@ export async function startDaemon(
   });
   const control = await serveControl(daemon.controlPath, (method, params, conn) => {
     const m = methods[method];
-    if (!m) throw new ControlError(`unknown method "${method}" for a ${config.role} daemon`);
+    if (!m) throw MixdError.UNKNOWN_METHOD(method, config.role);
     return m(params, conn);
   });
   if (config.metrics) metricsServer = await serveMetrics(metrics, config.metrics.host, config.metrics.port);

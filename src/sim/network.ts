@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Config, DEFAULT_NETWORK, DEFAULT_QUEUE_CAPACITY, type NetworkParams } from '../node/config.js';
 import { type Daemon, type DaemonExtras, type DaemonTiming, startDaemon } from '../node/daemon.js';
+import { NO_COVER } from '../node/securityFloor.js';
 
 export interface LocalNetworkOptions {
   proxies: number;
@@ -17,6 +18,8 @@ export interface LocalNetworkOptions {
   host?: '127.0.0.1' | '::1';
   /** Sources rotate the keys of groups they administer this often (0 = never). */
   groupRotationSeconds?: number;
+  /** Every node accepts parameters below the security floor (src/node/securityFloor.ts): say so explicitly. */
+  insecureNoCover?: boolean;
 }
 
 export interface LocalNetwork {
@@ -26,6 +29,13 @@ export interface LocalNetwork {
   sources: Daemon[];
   stop(): Promise<void>;
 }
+
+/**
+ * What most integration tests run on, for speed: no cover, 50 ms mean delay. It is below the
+ * security floor (src/node/securityFloor.ts), so it works only with `insecureNoCover: true`,
+ * which every such test passes explicitly.
+ */
+export const FAST_TEST_NETWORK: Readonly<Partial<NetworkParams>> = Object.freeze({ ...NO_COVER, meanDelayMs: 50 });
 
 const SIM_TIMING: DaemonTiming = {
   keepaliveMs: 1000,
@@ -41,6 +51,7 @@ function baseConfig(
   logLevel: Config['logLevel'],
   host: '127.0.0.1' | '::1' = '127.0.0.1',
   crypto: Config['crypto'] = 'sodium',
+  insecureNoCover = false,
 ): Config {
   return {
     role,
@@ -54,6 +65,9 @@ function baseConfig(
     queue: { capacity: DEFAULT_QUEUE_CAPACITY },
     bridges: [],
     groupRotationSeconds: 0,
+    insecureNoCover,
+    // Every node of a local network shares one IP: let CS list them all.
+    admission: { allow: 'any', maxProxies: 1000, maxProxiesPerIp: 1000 },
   };
 }
 
@@ -67,7 +81,7 @@ export async function startLocalNetwork(opts: LocalNetworkOptions): Promise<Loca
   const timing = { ...SIM_TIMING, ...opts.timing };
   const logLevel = opts.logLevel ?? 'error';
   const central = await startDaemon(
-    baseConfig('central', join(root, 'central'), network, logLevel, opts.host, opts.crypto),
+    baseConfig('central', join(root, 'central'), network, logLevel, opts.host, opts.crypto, opts.insecureNoCover),
     timing,
   );
   const ref = {
@@ -80,13 +94,29 @@ export async function startLocalNetwork(opts: LocalNetworkOptions): Promise<Loca
   };
   const proxies: Daemon[] = [];
   for (let i = 0; i < opts.proxies; i++) {
-    const c = baseConfig('proxy', join(root, `proxy${i}`), network, logLevel, opts.host, opts.crypto);
+    const c = baseConfig(
+      'proxy',
+      join(root, `proxy${i}`),
+      network,
+      logLevel,
+      opts.host,
+      opts.crypto,
+      opts.insecureNoCover,
+    );
     c.central = ref;
     proxies.push(await startDaemon(c, timing));
   }
   const sources: Daemon[] = [];
   for (let i = 0; i < opts.sources; i++) {
-    const c = baseConfig('source', join(root, `source${i}`), network, logLevel, opts.host, opts.crypto);
+    const c = baseConfig(
+      'source',
+      join(root, `source${i}`),
+      network,
+      logLevel,
+      opts.host,
+      opts.crypto,
+      opts.insecureNoCover,
+    );
     c.central = ref;
     c.groupRotationSeconds = opts.groupRotationSeconds ?? 0;
     sources.push(await startDaemon(c, timing, opts.extras));

@@ -18,11 +18,19 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
+export interface ClusterOptions {
+  /** Every node accepts parameters below the security floor (no cover, short delays): say so explicitly. */
+  insecureNoCover?: boolean;
+  /** Extra fields for CS's mixd.json (e.g. `admission`). */
+  central?: Record<string, unknown>;
+}
+
 export async function startCluster(
   nProxies: number,
   nSources: number,
   centralExtra: string[] = [],
   network: Record<string, number> = {},
+  options: ClusterOptions = {},
 ): Promise<Cluster> {
   const root = mkdtempSync(join(tmpdir(), 'mixd-it-'));
   const port = await freePort();
@@ -30,12 +38,13 @@ export async function startCluster(
   const centralAddr = `127.0.0.1:${port}`;
   const c = initNode(centralDir, 'central', ['--listen', centralAddr]);
   const centralKey = c.publicKey as string;
-  if (Object.keys(network).length) {
-    const file = join(centralDir, 'mixd.json');
-    const cfg = JSON.parse(readFileSync(file, 'utf8'));
-    cfg.network = { ...cfg.network, ...network };
-    writeFileSync(file, JSON.stringify(cfg, null, 2));
-  }
+  // All nodes share 127.0.0.1: let CS list as many proxies on it as the test starts.
+  editConfig(centralDir, (cfg) => {
+    cfg.network = { ...(cfg.network as object), ...network };
+    cfg.admission = { maxProxiesPerIp: 1000 };
+    Object.assign(cfg, options.central);
+    if (options.insecureNoCover) cfg.insecureNoCover = true;
+  });
   const central = await startNode(centralDir, centralExtra);
   const proxyDirs: string[] = [];
   const sourceDirs: string[] = [];
@@ -43,11 +52,13 @@ export async function startCluster(
   for (let i = 0; i < nProxies; i++) {
     const d = join(root, `proxy${i}`);
     initNode(d, 'proxy', ['--central', centralAddr, '--central-key', centralKey]);
+    if (options.insecureNoCover) editConfig(d, (cfg) => Object.assign(cfg, { insecureNoCover: true }));
     proxyDirs.push(d);
   }
   for (let i = 0; i < nSources; i++) {
     const d = join(root, `source${i}`);
     addresses.push(initNode(d, 'source', ['--central', centralAddr, '--central-key', centralKey]).address as string);
+    if (options.insecureNoCover) editConfig(d, (cfg) => Object.assign(cfg, { insecureNoCover: true }));
     sourceDirs.push(d);
   }
   const proxies = await Promise.all(proxyDirs.map((d) => startNode(d)));
@@ -80,4 +91,12 @@ export async function waitForReady(cluster: Cluster): Promise<void> {
     }
     return true;
   });
+}
+
+/** Rewrites DIR/mixd.json through `edit`. */
+export function editConfig(dir: string, edit: (cfg: Record<string, unknown>) => void): void {
+  const file = join(dir, 'mixd.json');
+  const cfg = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  edit(cfg);
+  writeFileSync(file, JSON.stringify(cfg, null, 2));
 }

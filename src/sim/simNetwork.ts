@@ -30,11 +30,19 @@ export interface SimNetworkOptions {
   sources: number;
   network: Partial<NetworkParams>;
   extras?: DaemonExtras;
+  /** The parameters are below the security floor on purpose (the ablation, or the user's choice). */
+  insecureNoCover?: boolean;
 }
 
 /** Every daemon in this process; the adversary is a tap on all their sockets. */
 export async function inProcessNetwork(o: SimNetworkOptions): Promise<SimNetwork> {
-  const net = await startLocalNetwork({ proxies: o.proxies, sources: o.sources, network: o.network, extras: o.extras });
+  const net = await startLocalNetwork({
+    proxies: o.proxies,
+    sources: o.sources,
+    network: o.network,
+    extras: o.extras,
+    insecureNoCover: o.insecureNoCover,
+  });
   const endpoint = (d: (typeof net.sources)[0]) => `127.0.0.1:${d.ctx.transport.local.port}`;
   const roles = new Map<string, Role>();
   roles.set(endpoint(net.central), 'central');
@@ -85,7 +93,7 @@ export async function multiProcessNetwork(o: SimNetworkOptions): Promise<SimNetw
   for (const [k, v] of Object.entries(o.network)) if (typeof v === 'number') network[k] = v;
   let cluster: Awaited<ReturnType<typeof startCluster>>;
   try {
-    cluster = await startCluster(o.proxies, o.sources, [], network);
+    cluster = await startCluster(o.proxies, o.sources, [], network, { insecureNoCover: o.insecureNoCover });
   } finally {
     if (previous === undefined) delete process.env.MIXD_SIM_TAP_DIR;
     else process.env.MIXD_SIM_TAP_DIR = previous;

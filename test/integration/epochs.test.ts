@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { NO_COVER } from '../../src/node/securityFloor.js';
 import { startLocalNetwork } from '../../src/sim/network.js';
 import { formGroups, localMember } from '../../src/sim/workload.js';
 import type { SourceNode } from '../../src/source/sourceNode.js';
@@ -10,7 +11,8 @@ t.test('traffic keeps flowing across key epochs; old keys are erased; group keys
   const net = await startLocalNetwork({
     proxies: 3,
     sources: 3,
-    network: { epochSeconds: 3, graceSeconds: 1, meanDelayMs: 20, maxDelayMs: 400 },
+    network: { ...NO_COVER, epochSeconds: 3, graceSeconds: 1, meanDelayMs: 20, maxDelayMs: 400 },
+    insecureNoCover: true,
     extras: { inviteKdf: { opsLimit: 1, memLimitBytes: 8 * 1024 * 1024 } },
     groupRotationSeconds: 2,
   });

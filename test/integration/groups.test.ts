@@ -9,13 +9,14 @@ import { getCrypto } from '../../src/scramble/crypto/index.js';
 import { DEFAULT_GEOMETRY } from '../../src/scramble/geometry.js';
 import { createPacket } from '../../src/scramble/packet.js';
 import { systemRng } from '../../src/scramble/rng.js';
+import { FAST_TEST_NETWORK } from '../../src/sim/network.js';
 import { startCluster } from '../../src/sim/processCluster.js';
 import { collect, mixd, startNode, text, waitFor } from '../../src/sim/processes.js';
 
 type Status = { metrics: { drops: Record<string, number> } };
 
 t.test('groups over real processes: CS + 5 proxies + 5 sources', async (t) => {
-  const cluster = await startCluster(5, 5);
+  const cluster = await startCluster(5, 5, [], { ...FAST_TEST_NETWORK }, { insecureNoCover: true });
   t.teardown(() => cluster.stop());
   const dirs = cluster.sourceDirs;
   const addr = cluster.addresses;

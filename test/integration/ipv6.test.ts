@@ -1,5 +1,5 @@
 import t from 'tap';
-import { startLocalNetwork } from '../../src/sim/network.js';
+import { FAST_TEST_NETWORK, startLocalNetwork } from '../../src/sim/network.js';
 import type { SourceNode } from '../../src/source/sourceNode.js';
 
 // Every daemon bound to ::1: the directory carries bracketed IPv6 addresses and mixes forward over them.
@@ -8,6 +8,8 @@ t.test('a network on IPv6 loopback registers, publishes bracketed addresses and 
     proxies: 3,
     sources: 3,
     host: '::1',
+    network: FAST_TEST_NETWORK,
+    insecureNoCover: true,
     extras: { inviteKdf: { opsLimit: 1, memLimitBytes: 8 * 1024 * 1024 } },
   });
   t.teardown(() => net.stop());

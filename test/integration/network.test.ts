@@ -11,6 +11,7 @@ import { DEFAULT_GEOMETRY } from '../../src/scramble/geometry.js';
 import { createPacket } from '../../src/scramble/packet.js';
 import { systemRng } from '../../src/scramble/rng.js';
 import { seal } from '../../src/scramble/sealedBox.js';
+import { FAST_TEST_NETWORK } from '../../src/sim/network.js';
 import { startCluster } from '../../src/sim/processCluster.js';
 import { collect, freePort, mixd, startNode, text, waitFor } from '../../src/sim/processes.js';
 import { encodeFragment } from '../../src/source/envelope.js';
@@ -20,7 +21,15 @@ type Status = { metrics: { drops: Record<string, number>; replayHits: number; ma
 
 t.test('network of real processes: CS + 4 proxies + 2 sources', async (t) => {
   const metricsPort = await freePort();
-  const cluster = await startCluster(4, 2, ['--metrics', `127.0.0.1:${metricsPort}`]);
+  const cluster = await startCluster(
+    4,
+    2,
+    ['--metrics', `127.0.0.1:${metricsPort}`],
+    { ...FAST_TEST_NETWORK },
+    {
+      insecureNoCover: true,
+    },
+  );
   t.teardown(() => cluster.stop());
   const [a, b] = cluster.sources as [(typeof cluster.sources)[0], (typeof cluster.sources)[0]];
   const [_addrA, addrB] = cluster.addresses as [string, string];

@@ -1,10 +1,16 @@
 import t from 'tap';
-import { startLocalNetwork } from '../../src/sim/network.js';
+import { FAST_TEST_NETWORK, startLocalNetwork } from '../../src/sim/network.js';
 import type { SourceNode } from '../../src/source/sourceNode.js';
 
 // The pure-JS backend runs a whole network too (slower, same bytes): the fallback is real, not a test double.
 t.test('a network whose daemons all use the noble backend delivers a datagram', async (t) => {
-  const net = await startLocalNetwork({ proxies: 3, sources: 2, crypto: 'noble' });
+  const net = await startLocalNetwork({
+    proxies: 3,
+    sources: 2,
+    crypto: 'noble',
+    network: FAST_TEST_NETWORK,
+    insecureNoCover: true,
+  });
   t.teardown(() => net.stop());
   t.equal(net.central.ctx.crypto.name, 'noble');
   const [a, b] = net.sources.map((d) => d.source as SourceNode) as [SourceNode, SourceNode];

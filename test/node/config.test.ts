@@ -93,7 +93,7 @@ t.test('every kind of error names its field', async (t) => {
   );
   t.match(
     expectFieldError({ ...minimal.central, foo: 1 }, 'foo'),
-    /unknown field; valid fields here are role, listen, dataDir, logLevel, metrics, crypto, central, network, queue, bridges, groupRotationSeconds$/,
+    /unknown field; valid fields here are role, listen, dataDir, logLevel, metrics, crypto, central, network, queue, bridges, groupRotationSeconds, insecureNoCover, admission$/,
   );
   t.match(expectFieldError({ ...minimal.central, network: { packetsize: 2048 } }, 'network.packetsize'), 'packetSize');
   t.match(

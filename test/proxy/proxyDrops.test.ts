@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { nodeIdOf } from '../../src/node/ids.js';
 import { readSecretFile } from '../../src/node/keyFiles.js';
+import { NO_COVER } from '../../src/node/securityFloor.js';
 import { getCrypto } from '../../src/scramble/crypto/index.js';
 import { packetGeometry } from '../../src/scramble/geometry.js';
 import { createPacket, type RouteHop } from '../../src/scramble/packet.js';
@@ -15,7 +16,8 @@ t.test('a proxy drops over-cap, late, misrouted and mis-addressed packets, each 
   const net = await startLocalNetwork({
     proxies: 2,
     sources: 1,
-    network: { epochSeconds, graceSeconds: 1, maxDelayMs: 6000, meanDelayMs: 10 },
+    network: { ...NO_COVER, epochSeconds, graceSeconds: 1, maxDelayMs: 6000, meanDelayMs: 10 },
+    insecureNoCover: true,
   });
   t.teardown(() => net.stop());
   const crypto = getCrypto('sodium');

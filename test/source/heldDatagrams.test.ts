@@ -1,12 +1,12 @@
 import t from 'tap';
-import { startLocalNetwork } from '../../src/sim/network.js';
+import { FAST_TEST_NETWORK, startLocalNetwork } from '../../src/sim/network.js';
 import type { SourceNode } from '../../src/source/sourceNode.js';
 
 // Real daemons in this process: mail that arrives before any application listens is not lost.
 t.test(
   'datagrams that arrive before anyone subscribes are handed to the first subscriber who wants them',
   async (t) => {
-    const net = await startLocalNetwork({ proxies: 3, sources: 2 });
+    const net = await startLocalNetwork({ proxies: 3, sources: 2, network: FAST_TEST_NETWORK, insecureNoCover: true });
     t.teardown(() => net.stop());
     const [a, b] = net.sources.map((d) => d.source as SourceNode) as [SourceNode, SourceNode];
     a.sendUnicast(b.address, Buffer.from('early'));
