@@ -44,6 +44,8 @@ export class DirectoryFetcher {
   private timer: NodeJS.Timeout | null = null;
   private listeners: Array<(d: IndexedDirectory) => void> = [];
   private running = false;
+  /** When CS last answered with a valid page (of a new issue or of the one held): status pages, tests. */
+  lastAnswerAtMs = 0;
 
   constructor(
     private readonly ctx: NodeContext,
@@ -100,6 +102,7 @@ export class DirectoryFetcher {
     const now = this.ctx.now();
     if (page.issuedAtMs < now - DIRECTORY_MAX_AGE_MS) return countDrop(this.ctx, 'directory_too_old');
     if (page.issuedAtMs > now + FRESHNESS_MS) return countDrop(this.ctx, 'bad_directory', 'issued in the future');
+    this.lastAnswerAtMs = now;
     if (this.dir && page.issuedAtMs <= this.dir.issuedAtMs) {
       // The issue we hold (a late page of it, or a refresh that found nothing new) or an older one.
       if (page.issuedAtMs < this.dir.issuedAtMs) countDrop(this.ctx, 'stale', 'directory');

@@ -309,6 +309,8 @@ export class SourceNode {
       address: this.address,
       registered: this.registered,
       proxies: dir?.proxies.length ?? 0,
+      directoryIssuedAtMs: dir?.issuedAtMs ?? null,
+      directoryCheckedAtMs: this.directory.lastAnswerAtMs || null,
       maxDatagramBytes: this.geometry ? this.groups.maxDatagramBytes() : null,
       maxUnicastBytes: this.geometry ? this.maxUnicastBytes() : null,
       groups: this.groups.names(),
