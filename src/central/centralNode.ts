@@ -73,6 +73,8 @@ export class CentralNode {
   private readonly ring: MixKeyRing;
   private readonly mailboxes: MailboxStore;
   private readonly sessions = new Map<string, Session>();
+  /** "IP:PORT" of every session's source: peers CS serves get their own control budget. */
+  private readonly sessionPeers = new Set<string>();
   private readonly admission: ProxyAdmission;
   private readonly publisher: DirectoryPublisher;
   private readonly registration: Registration;
@@ -111,7 +113,11 @@ export class CentralNode {
       (t) => this.epochAt(t),
     );
     this.registration = new Registration(ctx.crypto);
-    this.limits = new HopLimits((peer) => this.admission.isListedAddress(peer), now);
+    this.limits = new HopLimits(
+      (peer) => this.admission.isListedAddress(peer),
+      now,
+      (peer) => this.sessionPeers.has(peer),
+    );
   }
 
   private epochAt(nowMs: number): number {
@@ -153,8 +159,10 @@ export class CentralNode {
       // Forget sessions long offline: the table must not grow with every identity that ever registered.
       // Only after the keepalive freshness window, so a forgotten session's old keepalive is stale.
       const forgetAfter = Math.max(SESSION_FORGET_FACTOR * this.opts.sessionTimeoutMs, 2 * FRESHNESS_MS);
-      if (now - s.lastSeenMs > forgetAfter) this.sessions.delete(k);
-      else this.flush(s);
+      if (now - s.lastSeenMs > forgetAfter) {
+        this.sessions.delete(k);
+        this.sessionPeers.delete(peerKey(s.peer));
+      } else this.flush(s);
     }
   }
 
@@ -504,6 +512,8 @@ export class CentralNode {
       this.sessions.set(key, s);
     }
     if (peerKey(s.peer) !== peerKey(peer)) s.inFlight.clear();
+    this.sessionPeers.delete(peerKey(s.peer));
+    this.sessionPeers.add(peerKey(peer));
     s.peer = peer;
     s.lastSeenMs = this.ctx.now();
     s.lastTimeMs = Math.max(s.lastTimeMs, timeMs);

@@ -27,12 +27,19 @@ export const SPHINX_FROM_DIRECTORY_NODE: RateLimit = { perSecond: 20_000, burst:
  * plus short bursts (a reliable message of up to 64 fragments).
  */
 export const SPHINX_FROM_STRANGER: RateLimit = { perSecond: 200, burst: 400 };
-/** All addresses that are not in the directory together: bounds the CPU a crowd of strangers can take. */
-export const SPHINX_FROM_ALL_STRANGERS: RateLimit = { perSecond: 5_000, burst: 10_000 };
+/**
+ * All addresses that are not in the directory together: bounds the CPU a crowd of strangers can
+ * take (about what one core unwraps), so that they only ever get a share of it.
+ */
+export const SPHINX_FROM_ALL_STRANGERS: RateLimit = { perSecond: 10_000, burst: 10_000 };
 /** Control messages from one address (hello, register, keepalive, ack, descriptor, dirRequest, probeReply). */
 export const CONTROL_FROM_ONE_ADDRESS: RateLimit = { perSecond: 100, burst: 200 };
-/** Control messages from all addresses together: each may cost CS a signature check or a box. */
-export const CONTROL_FROM_ALL_ADDRESSES: RateLimit = { perSecond: 5_000, burst: 10_000 };
+/**
+ * Control messages from all unknown addresses together (each may cost CS a signature check and a
+ * box). Peers CS already serves (listed proxies, sources with a session) are not counted here, so a
+ * crowd of strangers cannot crowd out their keepalives.
+ */
+export const CONTROL_FROM_ALL_STRANGERS: RateLimit = { perSecond: 5_000, burst: 10_000 };
 /** Reachability probes CS sends to one IP (an advertised address may name a victim). */
 export const PROBES_TO_ONE_IP: RateLimit = { perSecond: 5, burst: 20 };
 /**

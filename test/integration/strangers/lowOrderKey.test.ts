@@ -7,10 +7,10 @@
  * after the attack, and nobody counts an internal error.
  */
 import t from 'tap';
+import { getCrypto } from '../../../src/scramble/crypto/index.js';
 import { startCluster } from '../../../src/sim/processCluster.js';
 import { waitFor } from '../../../src/sim/processes.js';
 import { forgedDescriptor, LOW_ORDER_X25519, Stranger } from '../../../src/sim/stranger.js';
-import { getCrypto } from '../../../src/scramble/crypto/index.js';
 
 type Status = {
   proxies: number;
