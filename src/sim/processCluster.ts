@@ -23,6 +23,8 @@ export interface ClusterOptions {
   insecureNoCover?: boolean;
   /** Extra fields for CS's mixd.json (e.g. `admission`). */
   central?: Record<string, unknown>;
+  /** Extra fields for every proxy's mixd.json (e.g. `queue`). */
+  proxy?: Record<string, unknown>;
 }
 
 export async function startCluster(
@@ -52,7 +54,10 @@ export async function startCluster(
   for (let i = 0; i < nProxies; i++) {
     const d = join(root, `proxy${i}`);
     initNode(d, 'proxy', ['--central', centralAddr, '--central-key', centralKey]);
-    if (options.insecureNoCover) editConfig(d, (cfg) => Object.assign(cfg, { insecureNoCover: true }));
+    editConfig(d, (cfg) => {
+      Object.assign(cfg, options.proxy);
+      if (options.insecureNoCover) cfg.insecureNoCover = true;
+    });
     proxyDirs.push(d);
   }
   for (let i = 0; i < nSources; i++) {

@@ -1,5 +1,5 @@
 import dgram from 'node:dgram';
-import { type MixKey, encodeDescriptor, signDocument } from '../node/directory.js';
+import { encodeDescriptor, type MixKey, signDocument } from '../node/directory.js';
 import { type ControlMessage, decodeAnyControl, encodeControl, FRAME_CONTROL, FRAME_PADDED } from '../node/wire.js';
 import type { CryptoBackend } from '../scramble/crypto/backend.js';
 
@@ -92,7 +92,8 @@ export class Stranger {
   answerProbes(): void {
     this.onMessage((r) => {
       const m = decodeOrNull(r.bytes);
-      if (m?.type === 'probe') this.send(encodeControl({ type: 'probeReply', nonce: m.nonce }), r.from.port, r.from.host);
+      if (m?.type === 'probe')
+        this.send(encodeControl({ type: 'probeReply', nonce: m.nonce }), r.from.port, r.from.host);
     });
   }
 
@@ -122,7 +123,11 @@ export function forgedDescriptor(
     mixKeys: opts.mixKeys,
     timestampMs: opts.timestampMs ?? Date.now(),
   });
-  return encodeControl({ type: 'descriptor', descriptor, signature: signDocument(crypto, 'descriptor', seed, descriptor) });
+  return encodeControl({
+    type: 'descriptor',
+    descriptor,
+    signature: signDocument(crypto, 'descriptor', seed, descriptor),
+  });
 }
 
 /** An X25519 public key of order 8 (libsodium's blacklist): any multiple by a clamped scalar is zero. */
