@@ -39,6 +39,8 @@ export class UdpBridge {
       socket.bind(listen.port, listen.host, () => {
         socket.off('error', reject);
         socket.on('error', () => {});
+        // The daemon's lifetime is its own sockets' and timers': an open bridge must not outlive a stop.
+        socket.unref();
         const a = socket.address();
         const bridge = new UdpBridge(socket, `${a.address}:${a.port}`);
         socket.on('message', (msg, rinfo) => {
