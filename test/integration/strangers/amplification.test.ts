@@ -1,0 +1,44 @@
+/**
+ * No amplification (issue 10): nothing unauthenticated gets more bytes back than it sent. Before,
+ * a 3-byte dirRequest drew the whole directory (×229, ×20,000 once the directory was blown up), a
+ * 35-byte hello a 1,752-byte challenge. Here a stranger sends every kind of datagram it can make —
+ * junk, Sphinx frames, valid packets, each control message padded and not — to a real CS, proxy and
+ * source, and counts every byte that comes back (CS's probe for a descriptor naming the stranger
+ * included).
+ */
+import t from 'tap';
+import { getCrypto } from '../../../src/scramble/crypto/index.js';
+import { measureAmplification } from '../../../src/sim/amplification.js';
+import { FAST_TEST_NETWORK } from '../../../src/sim/network.js';
+import { startCluster } from '../../../src/sim/processCluster.js';
+
+t.test('every reply to a stranger is at most as large as what it sent', async (t) => {
+  const crypto = getCrypto('sodium');
+  const cluster = await startCluster(1, 1, [], { ...FAST_TEST_NETWORK }, { insecureNoCover: true });
+  t.teardown(() => cluster.stop());
+  const cases = await measureAmplification(
+    crypto,
+    [
+      { name: 'central', node: cluster.central },
+      { name: 'proxy', node: cluster.proxies[0] as (typeof cluster.proxies)[0] },
+      { name: 'source', node: cluster.sources[0] as (typeof cluster.sources)[0] },
+    ],
+    cluster.central,
+    cluster.centralKey,
+  );
+  t.ok(cases.length >= 3 * 38, `${cases.length} (target, message) pairs measured`);
+  const worst = cases.reduce((a, b) => (b.ratio > a.ratio ? b : a));
+  t.comment(`largest: ${worst.target} ← ${worst.message}: ${worst.receivedBytes} / ${worst.sentBytes} bytes`);
+  for (const c of cases.filter((x) => x.receivedBytes > 0)) {
+    t.comment(`${c.target} ← ${c.message}: ×${c.ratio.toFixed(3)}`);
+  }
+  t.same(
+    cases.filter((c) => c.ratio > 1).map((c) => `${c.target} ← ${c.message}: ×${c.ratio.toFixed(2)}`),
+    [],
+    'no reply larger than its request',
+  );
+  t.ok(
+    cases.some((c) => c.receivedBytes > 0),
+    'the measurement sees replies at all (CS answers some)',
+  );
+});
