@@ -28,8 +28,6 @@ export const DROP_REASONS = [
   'control_bad_type',
   'control_bad_field',
   'control_bad_padding',
-  'control_bad_seal',
-  'control_empty',
   // Any role.
   'bad_frame',
   'unexpected_control',
@@ -118,9 +116,13 @@ const packetCovered: Record<PacketDropReason, DropReason> = {
   replay: 'replay',
 };
 
+/** Reasons the control decoder (wire.ts: decodeAnyControl) raises; the others belong to other codecs. */
+type ControlDecodeReason = Exclude<MessageErrorReason, 'bad_seal' | 'empty'>;
+
 /** The drop reason of a control frame that failed to decode. */
 export function controlDropReason(reason: MessageErrorReason): DropReason {
-  return `control_${reason}` satisfies DropReason;
+  if (reason === 'bad_seal' || reason === 'empty') return 'control_bad_field';
+  return `control_${reason satisfies ControlDecodeReason}` satisfies DropReason;
 }
 
 /** The drop reason of a group-layer refusal. */

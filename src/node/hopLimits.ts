@@ -1,6 +1,7 @@
 import {
   CONTROL_FROM_ALL_STRANGERS,
-  CONTROL_FROM_ONE_ADDRESS,
+  CONTROL_FROM_KNOWN_ADDRESS,
+  CONTROL_FROM_STRANGER,
   SPHINX_FROM_ALL_STRANGERS,
   SPHINX_FROM_DIRECTORY_NODE,
   SPHINX_FROM_STRANGER,
@@ -36,8 +37,8 @@ export class HopLimits {
   ) {
     this.fromDirectoryNodes = new PeerRateLimiter(SPHINX_FROM_DIRECTORY_NODE, null, nowMs);
     this.fromStrangers = new PeerRateLimiter(SPHINX_FROM_STRANGER, SPHINX_FROM_ALL_STRANGERS, nowMs);
-    this.controlFromKnown = new PeerRateLimiter(CONTROL_FROM_ONE_ADDRESS, null, nowMs);
-    this.controlFromStrangers = new PeerRateLimiter(CONTROL_FROM_ONE_ADDRESS, CONTROL_FROM_ALL_STRANGERS, nowMs);
+    this.controlFromKnown = new PeerRateLimiter(CONTROL_FROM_KNOWN_ADDRESS, null, nowMs);
+    this.controlFromStrangers = new PeerRateLimiter(CONTROL_FROM_STRANGER, CONTROL_FROM_ALL_STRANGERS, nowMs);
   }
 
   /** Whether this datagram (its first byte says what it is) from `peer` fits the budget. */

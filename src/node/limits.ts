@@ -23,23 +23,29 @@ export interface RateLimit {
 export const SPHINX_FROM_DIRECTORY_NODE: RateLimit = { perSecond: 20_000, burst: 20_000 };
 /**
  * Sphinx packets from one address that is not in the directory (a source, or a
- * stranger). A source sends λ + loop packets per second (about 1.25 by default)
- * plus short bursts (a reliable message of up to 64 fragments).
+ * stranger). A source sends λ + loop packets per second (1.25 by default); with
+ * cover off, bursts such as a reliable message of up to 64 fragments. Each
+ * packet costs an X25519 per held key before anything can be refused.
  */
-export const SPHINX_FROM_STRANGER: RateLimit = { perSecond: 200, burst: 400 };
+export const SPHINX_FROM_STRANGER: RateLimit = { perSecond: 50, burst: 100 };
 /**
  * All addresses that are not in the directory together: bounds the CPU a crowd of strangers can
  * take (about what one core unwraps), so that they only ever get a share of it.
  */
-export const SPHINX_FROM_ALL_STRANGERS: RateLimit = { perSecond: 10_000, burst: 10_000 };
-/** Control messages from one address (hello, register, keepalive, ack, descriptor, dirRequest, probeReply). */
-export const CONTROL_FROM_ONE_ADDRESS: RateLimit = { perSecond: 100, burst: 200 };
+export const SPHINX_FROM_ALL_STRANGERS: RateLimit = { perSecond: 2_000, burst: 4_000 };
+/** Control messages from one address CS already serves (a listed proxy, a source with a session). */
+export const CONTROL_FROM_KNOWN_ADDRESS: RateLimit = { perSecond: 100, burst: 200 };
+/**
+ * Control messages from one address CS does not know yet (hello, register, descriptor, dirRequest,
+ * probeReply of a node joining): a joining node needs a few, plus its directory's pages.
+ */
+export const CONTROL_FROM_STRANGER: RateLimit = { perSecond: 20, burst: 50 };
 /**
  * Control messages from all unknown addresses together (each may cost CS a signature check and a
  * box). Peers CS already serves (listed proxies, sources with a session) are not counted here, so a
  * crowd of strangers cannot crowd out their keepalives.
  */
-export const CONTROL_FROM_ALL_STRANGERS: RateLimit = { perSecond: 5_000, burst: 10_000 };
+export const CONTROL_FROM_ALL_STRANGERS: RateLimit = { perSecond: 2_000, burst: 4_000 };
 /** Reachability probes CS sends to one IP (an advertised address may name a victim). */
 export const PROBES_TO_ONE_IP: RateLimit = { perSecond: 5, burst: 20 };
 /**

@@ -25,6 +25,8 @@ export interface ClusterOptions {
   central?: Record<string, unknown>;
   /** Extra fields for every proxy's mixd.json (e.g. `queue`). */
   proxy?: Record<string, unknown>;
+  /** The daemons' real timers (keepalive 5 s, directory refresh 30 s, …) instead of the fast test ones. */
+  realTiming?: boolean;
 }
 
 export async function startCluster(
@@ -47,7 +49,8 @@ export async function startCluster(
     Object.assign(cfg, options.central);
     if (options.insecureNoCover) cfg.insecureNoCover = true;
   });
-  const central = await startNode(centralDir, centralExtra);
+  const timing = { realTiming: options.realTiming };
+  const central = await startNode(centralDir, centralExtra, timing);
   const proxyDirs: string[] = [];
   const sourceDirs: string[] = [];
   const addresses: string[] = [];
@@ -66,8 +69,8 @@ export async function startCluster(
     if (options.insecureNoCover) editConfig(d, (cfg) => Object.assign(cfg, { insecureNoCover: true }));
     sourceDirs.push(d);
   }
-  const proxies = await Promise.all(proxyDirs.map((d) => startNode(d)));
-  const sources = await Promise.all(sourceDirs.map((d) => startNode(d)));
+  const proxies = await Promise.all(proxyDirs.map((d) => startNode(d, [], timing)));
+  const sources = await Promise.all(sourceDirs.map((d) => startNode(d, [], timing)));
   const cluster: Cluster = {
     root,
     centralDir,

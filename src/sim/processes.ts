@@ -62,8 +62,13 @@ export interface NodeProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function startNode(dir: string, extra: string[] = []): Promise<NodeProcess> {
-  const proc = spawn(process.execPath, [...NODE_ARGS, '--dir', dir, ...FAST, ...extra], {
+export function startNode(
+  dir: string,
+  extra: string[] = [],
+  options: { realTiming?: boolean } = {},
+): Promise<NodeProcess> {
+  const timing = options.realTiming ? [] : FAST;
+  const proc = spawn(process.execPath, [...NODE_ARGS, '--dir', dir, ...timing, ...extra], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -66,14 +66,30 @@ t.test('boxed control frames: only the source opens them, and only when CS boxed
   const csPub = crypto.x25519Base(cs);
   const srcPub = crypto.x25519Base(src);
   const rng = systemRng(crypto);
-  const boxed = boxControl(crypto, { peerPublicKey: srcPub, secretKey: cs }, { type: 'cookie', cookie: new Uint8Array(16).fill(7) }, 42, rng);
+  const boxed = boxControl(
+    crypto,
+    { peerPublicKey: srcPub, secretKey: cs },
+    { type: 'cookie', cookie: new Uint8Array(16).fill(7) },
+    42,
+    rng,
+  );
   if (boxed.type !== 'boxed') throw new Error('not boxed');
   const opened = openControl(crypto, { peerPublicKey: csPub, secretKey: src }, boxed.sealed);
   t.same(opened, { replyTo: 42, msg: { type: 'cookie', cookie: new Uint8Array(16).fill(7) } });
   const mallory = crypto.randomBytes(32);
-  const forged = boxControl(crypto, { peerPublicKey: srcPub, secretKey: mallory }, { type: 'error', code: 'not_registered', text: '' }, 1, rng);
+  const forged = boxControl(
+    crypto,
+    { peerPublicKey: srcPub, secretKey: mallory },
+    { type: 'error', code: 'not_registered', text: '' },
+    1,
+    rng,
+  );
   if (forged.type !== 'boxed') throw new Error('not boxed');
-  t.throws(() => openControl(crypto, { peerPublicKey: csPub, secretKey: src }, forged.sealed), MalformedMessage, 'not from CS');
+  t.throws(
+    () => openControl(crypto, { peerPublicKey: csPub, secretKey: src }, forged.sealed),
+    MalformedMessage,
+    'not from CS',
+  );
   // A box around a frame that is never boxed (here a dirResponse) is refused after opening.
   const inner = new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, ...encodeControl({ type: 'descriptorAck', ok: true })]);
   const nonce = crypto.randomBytes(24);

@@ -33,7 +33,12 @@ for (const name of ['sodium', 'noble'] as const) {
 const crypto = getCrypto('sodium');
 
 t.test('addresses: IP:PORT by the config rules, canonical, at most 47 characters, routable', async (t) => {
-  for (const ok of ['127.0.0.1:7000', '[::1]:7000', '[2001:0db8:1234:5678:9abc:def0:1234:0001]:65535', '203.0.113.9:1']) {
+  for (const ok of [
+    '127.0.0.1:7000',
+    '[::1]:7000',
+    '[2001:0db8:1234:5678:9abc:def0:1234:0001]:65535',
+    '203.0.113.9:1',
+  ]) {
     t.equal(addressProblem(ok), null, ok);
   }
   for (const bad of [
@@ -67,7 +72,16 @@ t.test('nodeProblem: bounded key count, distinct epochs, usable keys and address
   t.equal(nodeProblem(crypto, node([{ epoch: 1, publicKey: key() }])), null);
   t.match(nodeProblem(crypto, node([])), /no mix key/);
   t.match(nodeProblem(crypto, node([1, 2, 3, 4].map((epoch) => ({ epoch, publicKey: key() })))), /more than 3/);
-  t.match(nodeProblem(crypto, node([{ epoch: 1, publicKey: key() }, { epoch: 1, publicKey: key() }])), /two mix keys/);
+  t.match(
+    nodeProblem(
+      crypto,
+      node([
+        { epoch: 1, publicKey: key() },
+        { epoch: 1, publicKey: key() },
+      ]),
+    ),
+    /two mix keys/,
+  );
   t.match(nodeProblem(crypto, node([{ epoch: 1, publicKey: LOW_ORDER_X25519 }])), /not a usable X25519 key/);
   t.match(nodeProblem(crypto, node([{ epoch: 1, publicKey: key() }], 'nowhere')), /not IP:PORT/);
 });
