@@ -13,7 +13,7 @@ import type { CryptoBackend } from '../scramble/crypto/backend.js';
 import { packetGeometry } from '../scramble/geometry.js';
 import { createPacket } from '../scramble/packet.js';
 import { systemRng } from '../scramble/rng.js';
-import type { NodeProcess } from './processes.js';
+import type { ControlledNode } from './network.js';
 import { decodeOrNull, forgedDescriptor, Stranger } from './stranger.js';
 
 /**
@@ -37,7 +37,7 @@ const COPIES = 20;
 
 type Counters = { metrics: { packetsIn: Record<string, number>; drops: Record<string, number> } };
 
-async function handled(node: NodeProcess): Promise<number> {
+async function handled(node: ControlledNode): Promise<number> {
   const s = await node.call<Counters>('status');
   const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
   return sum(s.metrics.packetsIn) + sum(s.metrics.drops);
@@ -159,8 +159,8 @@ async function fetchDirectory(csPort: number): Promise<Directory> {
 
 export async function measureAmplification(
   crypto: CryptoBackend,
-  targets: Array<{ name: string; node: NodeProcess }>,
-  central: NodeProcess,
+  targets: Array<{ name: string; node: ControlledNode }>,
+  central: ControlledNode,
   centralKeyHex: string,
 ): Promise<AmplificationCase[]> {
   const csPort = central.ready.listen.port;

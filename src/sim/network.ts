@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Config, DEFAULT_NETWORK, DEFAULT_QUEUE_CAPACITY, type NetworkParams } from '../node/config.js';
+import { ControlClient } from '../node/controlSocket.js';
 import { type Daemon, type DaemonExtras, type DaemonTiming, startDaemon } from '../node/daemon.js';
 import { NO_COVER } from '../node/securityFloor.js';
 
@@ -20,6 +21,10 @@ export interface LocalNetworkOptions {
   groupRotationSeconds?: number;
   /** Every node accepts parameters below the security floor (src/node/securityFloor.ts): say so explicitly. */
   insecureNoCover?: boolean;
+  /** Each proxy's delay-queue capacity (default DEFAULT_QUEUE_CAPACITY). */
+  queueCapacity?: number;
+  /** CS's admission policy (default: open, and no per-IP cap worth the name: every node shares one IP). */
+  admission?: Config['admission'];
 }
 
 export interface LocalNetwork {
@@ -27,7 +32,34 @@ export interface LocalNetwork {
   central: Daemon;
   proxies: Daemon[];
   sources: Daemon[];
+  /**
+   * Starts one more source, pinning this network's CS key; `central` overrides the address it
+   * reaches CS at (e.g. a relay in a test). Stopped with the network. Resolves once it runs, not
+   * once it registers.
+   */
+  addSource(name: string, central?: { host: string; port: number }): Promise<Daemon>;
   stop(): Promise<void>;
+}
+
+/** What tests and benches need of a daemon, wherever it runs: its UDP port and its control socket. */
+export interface ControlledNode {
+  ready: { role: string; listen: { host: string; port: number } };
+  call<T = unknown>(method: string, params?: Record<string, unknown>): Promise<T>;
+}
+
+/** A daemon of this process as a ControlledNode (calls go through its real control socket). */
+export function controlled(d: Daemon): ControlledNode {
+  return {
+    ready: { role: d.role, listen: d.ctx.transport.local },
+    async call(method, params = {}) {
+      const c = await ControlClient.connect(d.controlPath);
+      try {
+        return await c.call(method, params);
+      } finally {
+        c.close();
+      }
+    },
+  };
 }
 
 /**
@@ -52,6 +84,7 @@ function baseConfig(
   host: '127.0.0.1' | '::1' = '127.0.0.1',
   crypto: Config['crypto'] = 'sodium',
   insecureNoCover = false,
+  admission?: Config['admission'],
 ): Config {
   return {
     role,
@@ -67,7 +100,7 @@ function baseConfig(
     groupRotationSeconds: 0,
     insecureNoCover,
     // Every node of a local network shares one IP: let CS list them all.
-    admission: { allow: 'any', maxProxies: 1000, maxProxiesPerIp: 1000 },
+    admission: admission ?? { allow: 'any', maxProxies: 1000, maxProxiesPerIp: 1000 },
   };
 }
 
@@ -81,7 +114,16 @@ export async function startLocalNetwork(opts: LocalNetworkOptions): Promise<Loca
   const timing = { ...SIM_TIMING, ...opts.timing };
   const logLevel = opts.logLevel ?? 'error';
   const central = await startDaemon(
-    baseConfig('central', join(root, 'central'), network, logLevel, opts.host, opts.crypto, opts.insecureNoCover),
+    baseConfig(
+      'central',
+      join(root, 'central'),
+      network,
+      logLevel,
+      opts.host,
+      opts.crypto,
+      opts.insecureNoCover,
+      opts.admission,
+    ),
     timing,
   );
   const ref = {
@@ -104,6 +146,7 @@ export async function startLocalNetwork(opts: LocalNetworkOptions): Promise<Loca
       opts.insecureNoCover,
     );
     c.central = ref;
+    if (opts.queueCapacity) c.queue = { capacity: opts.queueCapacity };
     proxies.push(await startDaemon(c, timing));
   }
   const sources: Daemon[] = [];
@@ -130,13 +173,21 @@ export async function startLocalNetwork(opts: LocalNetworkOptions): Promise<Loca
     if (Date.now() > deadline) throw new Error('local network did not come up within 20 s');
     await new Promise((r) => setTimeout(r, 100));
   }
+  const extra: Daemon[] = [];
   return {
     root,
     central,
     proxies,
     sources,
+    async addSource(name, address) {
+      const c = baseConfig('source', join(root, name), network, logLevel, opts.host, opts.crypto, opts.insecureNoCover);
+      c.central = address ? { ...ref, address: { ...ref.address, ...address } } : ref;
+      const d = await startDaemon(c, timing, opts.extras);
+      extra.push(d);
+      return d;
+    },
     async stop() {
-      for (const d of [...sources, ...proxies, central]) await d.stop();
+      for (const d of [...extra, ...sources, ...proxies, central]) await d.stop();
       rmSync(root, { recursive: true, force: true });
     },
   };

@@ -7,46 +7,44 @@
  */
 import { join } from 'node:path';
 import t from 'tap';
-import { fromHex, nodeIdOf } from '../../../src/node/ids.js';
+import type { Daemon } from '../../../src/node/daemon.js';
+import { nodeIdOf } from '../../../src/node/ids.js';
 import { readSecretFile } from '../../../src/node/keyFiles.js';
 import { getCrypto } from '../../../src/scramble/crypto/index.js';
 import { DEFAULT_GEOMETRY } from '../../../src/scramble/geometry.js';
 import { createPacket, type RouteHop } from '../../../src/scramble/packet.js';
 import { systemRng } from '../../../src/scramble/rng.js';
-import { FAST_TEST_NETWORK } from '../../../src/sim/network.js';
-import { startCluster } from '../../../src/sim/processCluster.js';
-import { collect, text, waitFor } from '../../../src/sim/processes.js';
+import { controlled, FAST_TEST_NETWORK, startLocalNetwork } from '../../../src/sim/network.js';
+import { waitFor } from '../../../src/sim/processes.js';
 import { Stranger } from '../../../src/sim/stranger.js';
+import type { SourceNode } from '../../../src/source/sourceNode.js';
 
-type Status = { epoch: number; queueDepth: number; metrics: { drops: Record<string, number> } };
+type Status = { epoch: number; metrics: { drops: Record<string, number> } };
 const CAPACITY = 400;
 const MESSAGES = 15;
 
 t.test('a stranger cannot fill a proxy queue with long delays, nor flood it', async (t) => {
   const crypto = getCrypto('sodium');
   const rng = systemRng(crypto);
-  // Three proxies: every unicast route S → P1 → P2 → P3 → CS passes each of them.
-  const cluster = await startCluster(
-    3,
-    2,
-    [],
-    { ...FAST_TEST_NETWORK, maxDelayMs: 6000 },
-    {
-      insecureNoCover: true,
-      proxy: { queue: { capacity: CAPACITY } },
-    },
-  );
-  t.teardown(() => cluster.stop());
-  const target = cluster.proxies[0] as (typeof cluster.proxies)[0];
-  const { epoch } = await cluster.central.call<Status>('status');
-  const proxyKey = crypto.x25519Base(readSecretFile(join(cluster.proxyDirs[0] as string, 'keys', `mix-${epoch}.key`)));
-  const csKey = crypto.x25519Base(readSecretFile(join(cluster.centralDir, 'keys', `mix-${epoch}.key`)));
+  // Three proxies: every unicast route S → P1 → P2 → P3 → CS passes each of them. Real daemons with
+  // real sockets, in this process.
+  const net = await startLocalNetwork({
+    proxies: 3,
+    sources: 2,
+    network: { ...FAST_TEST_NETWORK, maxDelayMs: 6000 },
+    insecureNoCover: true,
+    queueCapacity: CAPACITY,
+  });
+  t.teardown(() => net.stop());
+  const target = controlled(net.proxies[0] as Daemon);
+  const { epoch } = await controlled(net.central).call<Status>('status');
+  const keyOf = (d: Daemon) => crypto.x25519Base(readSecretFile(join(d.ctx.dataDir, 'keys', `mix-${epoch}.key`)));
   const route: RouteHop[] = [
     {
-      publicKey: proxyKey,
-      command: { kind: 'relay', next: nodeIdOf(crypto, fromHex(cluster.centralKey)), delayMs: 5000 },
+      publicKey: keyOf(net.proxies[0] as Daemon),
+      command: { kind: 'relay', next: nodeIdOf(crypto, net.central.ctx.identity.publicKey), delayMs: 5000 },
     },
-    { publicKey: csKey, command: { kind: 'drop' } },
+    { publicKey: keyOf(net.central), command: { kind: 'drop' } },
   ];
   const port = target.ready.listen.port;
   const attacker = await Stranger.open({ keepReceived: false });
@@ -59,10 +57,9 @@ t.test('a stranger cannot fill a proxy queue with long delays, nor flood it', as
   for (let i = 0; i < 1000; i++) junk.send(crypto.randomBytes(2048), port);
 
   // Fresh valid packets asking for 5 s, 150 per second for 6 s: 900, against a 400-packet queue.
-  const inbox = await collect(cluster.sources[1] as (typeof cluster.sources)[1]);
-  t.teardown(() => inbox.close());
-  const to = cluster.addresses[1] as string;
-  const sender = cluster.sources[0] as (typeof cluster.sources)[0];
+  const [sender, receiver] = net.sources.map((d) => d.source as SourceNode) as [SourceNode, SourceNode];
+  const got: string[] = [];
+  receiver.subscribe((d) => got.push(Buffer.from(d.data).toString()));
   let sent = 0;
   const attack = setInterval(() => {
     for (let i = 0; i < 3 && sent < 900; i++, sent++) {
@@ -72,12 +69,12 @@ t.test('a stranger cannot fill a proxy queue with long delays, nor flood it', as
   t.teardown(() => clearInterval(attack));
   await waitFor('the attack to outgrow the queue', () => sent >= 450);
   for (let i = 0; i < MESSAGES; i++) {
-    await sender.call('sendTo', { to, data: Buffer.from(`during the attack ${i}`).toString('base64') });
+    sender.sendUnicast(receiver.address, Buffer.from(`during the attack ${i}`));
     await new Promise((r) => setTimeout(r, 100));
   }
   await waitFor(
     `all ${MESSAGES} messages to arrive`,
-    () => inbox.items.filter((d) => text(d).startsWith('during the attack')).length === MESSAGES,
+    () => got.filter((d) => d.startsWith('during the attack')).length === MESSAGES,
     30_000,
   );
   clearInterval(attack);
@@ -90,5 +87,5 @@ t.test('a stranger cannot fill a proxy queue with long delays, nor flood it', as
   );
   t.ok((st.metrics.drops.replay ?? 0) >= 99, `replays dropped (${st.metrics.drops.replay})`);
   t.ok((st.metrics.drops.rate_limited ?? 0) > 0, `the junk burst was rate limited (${st.metrics.drops.rate_limited})`);
-  t.equal(st.metrics.drops.internal_error ?? 0, 0);
+  t.equal(st.metrics.drops.internal_error ?? 0, 0, 'no internal error');
 });
