@@ -37,7 +37,10 @@ export interface LocalNetwork {
    * reaches CS at (e.g. a relay in a test). Stopped with the network. Resolves once it runs, not
    * once it registers.
    */
-  addSource(name: string, central?: { host: string; port: number }): Promise<Daemon>;
+  addSource(
+    name: string,
+    options?: { central?: { host: string; port: number }; insecureNoCover?: boolean },
+  ): Promise<Daemon>;
   stop(): Promise<void>;
 }
 
@@ -179,9 +182,10 @@ export async function startLocalNetwork(opts: LocalNetworkOptions): Promise<Loca
     central,
     proxies,
     sources,
-    async addSource(name, address) {
-      const c = baseConfig('source', join(root, name), network, logLevel, opts.host, opts.crypto, opts.insecureNoCover);
-      c.central = address ? { ...ref, address: { ...ref.address, ...address } } : ref;
+    async addSource(name, o = {}) {
+      const insecure = o.insecureNoCover ?? opts.insecureNoCover;
+      const c = baseConfig('source', join(root, name), network, logLevel, opts.host, opts.crypto, insecure);
+      c.central = o.central ? { ...ref, address: { ...ref.address, ...o.central } } : ref;
       const d = await startDaemon(c, timing, opts.extras);
       extra.push(d);
       return d;

@@ -7,27 +7,27 @@
  * - F12: after a restart a node accepted any old signed directory, and nothing stopped a directory
  *   that switched cover and delays off. A source that reaches "CS" through the attacker is offered
  *   a correctly signed directory issued 11 minutes ago, then a fresh one without cover: it refuses both.
+ * Real daemons with real sockets, in this process.
  */
-import { join } from 'node:path';
 import t from 'tap';
+import type { Daemon } from '../../../src/node/daemon.js';
 import { decodePage, encodePage, signDocument } from '../../../src/node/directory.js';
-import { readSecretFile } from '../../../src/node/keyFiles.js';
 import { NO_COVER } from '../../../src/node/securityFloor.js';
 import { directoryRequestFrame, encodeControl } from '../../../src/node/wire.js';
 import { getCrypto } from '../../../src/scramble/crypto/index.js';
-import { FAST_TEST_NETWORK } from '../../../src/sim/network.js';
-import { editConfig, startCluster } from '../../../src/sim/processCluster.js';
-import { collect, initNode, startNode, text, waitFor } from '../../../src/sim/processes.js';
+import { controlled, FAST_TEST_NETWORK, startLocalNetwork } from '../../../src/sim/network.js';
+import { waitFor } from '../../../src/sim/processes.js';
 import { decodeOrNull, Stranger } from '../../../src/sim/stranger.js';
+import type { SourceNode } from '../../../src/source/sourceNode.js';
 import { linkFrame } from './fixtures.js';
 
 type Status = { registered: boolean; proxies: number; metrics: { drops: Record<string, number> } };
 
 t.test('an on-path attacker cannot force re-registration, move a session, or feed an old directory', async (t) => {
   const crypto = getCrypto('sodium');
-  const cluster = await startCluster(2, 1, [], { ...FAST_TEST_NETWORK }, { insecureNoCover: true });
-  t.teardown(() => cluster.stop());
-  const csPort = cluster.central.ready.listen.port;
+  const net = await startLocalNetwork({ proxies: 2, sources: 1, network: FAST_TEST_NETWORK, insecureNoCover: true });
+  t.teardown(() => net.stop());
+  const csPort = net.central.ctx.transport.local.port;
 
   // The relay: everything the victim sends "CS" goes on to CS, and back; the attacker sees it all.
   const relay = await Stranger.open();
@@ -54,11 +54,8 @@ t.test('an on-path attacker cannot force re-registration, move a session, or fee
     } else if (type === 'keepalive' && hijack === 'dropping') return;
     relay.send(r.bytes, csPort);
   });
-  const dir = join(cluster.root, 'victim');
-  initNode(dir, 'source', ['--central', relay.address, '--central-key', cluster.centralKey]);
-  editConfig(dir, (cfg) => Object.assign(cfg, { insecureNoCover: true }));
-  const victim = await startNode(dir);
-  t.teardown(() => victim.stop('SIGKILL'));
+  const victimDaemon = await net.addSource('victim', { central: { host: '127.0.0.1', port: relay.port } });
+  const victim = controlled(victimDaemon);
   await waitFor('the victim to register through the relay', async () => {
     const s = await victim.call<Status>('status');
     return s.registered && s.proxies === 2;
@@ -83,17 +80,17 @@ t.test('an on-path attacker cannot force re-registration, move a session, or fee
   });
 
   await t.test('F13: a keepalive forwarded first from elsewhere does not move the session', async (t) => {
-    const inbox = await collect(victim);
-    t.teardown(() => inbox.close());
+    const got: string[] = [];
+    const target = victimDaemon.source as SourceNode;
+    target.subscribe((d) => got.push(Buffer.from(d.data).toString()));
     hijack = 'next';
     await waitFor('the relay to copy a keepalive', () => hijack === 'dropping');
-    const sender = cluster.sources[0] as (typeof cluster.sources)[0];
-    const address = await victim.call<string>('address');
-    await sender.call('sendTo', { to: address, data: Buffer.from('for the victim only').toString('base64') });
-    await inbox.next((d) => text(d) === 'for the victim only', 20_000);
+    const sender = (net.sources[0] as Daemon).source as SourceNode;
+    sender.sendUnicast(target.address, Buffer.from('for the victim only'));
+    await waitFor('the message to reach the victim', () => got.includes('for the victim only'), 20_000);
     const atCopier = copier.controls().map((c) => c.msg.type);
     t.notOk(atCopier.includes('delivery'), `the copier got no delivery (got: ${atCopier.join(', ') || 'nothing'})`);
-    const cs = await cluster.central.call<Status>('status');
+    const cs = await controlled(net.central).call<Status>('status');
     t.ok((cs.metrics.drops.bad_cookie ?? 0) >= 1, 'CS saw a keepalive with the cookie of another address');
   });
 
@@ -104,7 +101,7 @@ t.test('an on-path attacker cannot force re-registration, move a session, or fee
     asker.send(directoryRequestFrame(0, 0), csPort);
     const answer = decodeOrNull((await asker.next(() => true)).bytes);
     if (answer?.type !== 'dirResponse') throw new Error('no directory page');
-    const seed = readSecretFile(join(cluster.centralDir, 'keys', 'identity.key'));
+    const seed = net.central.ctx.identity.seed;
     const page = decodePage(answer.document);
     const signed = (p: typeof page) => {
       const document = encodePage(p);
@@ -128,21 +125,23 @@ t.test('an on-path attacker cannot force re-registration, move a session, or fee
       const m = decodeOrNull(r.bytes);
       if (m?.type === 'dirRequest') fakeCs.send(offer, r.from.port);
     });
-    const dir2 = join(cluster.root, 'fresh');
-    initNode(dir2, 'source', ['--central', fakeCs.address, '--central-key', cluster.centralKey]);
-    const fresh = await startNode(dir2);
-    t.teardown(() => fresh.stop('SIGKILL'));
+    // This source has not opted out of the security floor.
+    const fresh: Daemon = await net.addSource('fresh', {
+      central: { host: '127.0.0.1', port: fakeCs.port },
+      insecureNoCover: false,
+    });
+    const freshNode = controlled(fresh);
     const accepted = () => fakeCs.controls().some((c) => c.msg.type === 'hello');
     await waitFor('the old directory to be refused (or accepted)', async () => {
-      const s = await fresh.call<Status>('status');
+      const s = await freshNode.call<Status>('status');
       return (s.metrics.drops.directory_too_old ?? 0) >= 1 || accepted();
     });
     offer = noCover;
     await waitFor('the directory without cover to be refused (or accepted)', async () => {
-      const s = await fresh.call<Status>('status');
+      const s = await freshNode.call<Status>('status');
       return (s.metrics.drops.insecure_directory ?? 0) >= 1 || accepted();
     });
     t.notOk(accepted(), 'the source never said hello: it accepted neither directory');
-    t.equal((await fresh.call<Status>('status')).proxies, 0, 'it knows no proxy');
+    t.equal((await freshNode.call<Status>('status')).proxies, 0, 'it knows no proxy');
   });
 });
