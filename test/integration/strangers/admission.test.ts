@@ -2,17 +2,16 @@
  * F2 (issue 10): three forged descriptors with 30 KB addresses used to push the signed directory past
  * the UDP limit, so that CS answered no directory request and nobody could join; the proxy count was
  * uncapped; and a 3-byte dirRequest drew a 60 KB answer. Here a stranger speaks the wire protocol to a
- * real CS: oversized and unreachable descriptors are never listed, one IP is capped, a directory of
- * several pages is assembled by a source that joins afterwards, and short directory requests get
- * nothing back.
+ * real CS (in this process, real sockets): oversized and unreachable descriptors are never listed,
+ * one IP is capped, a directory of several pages is assembled by a source that joins afterwards, and
+ * short directory requests get nothing back.
  */
 import t from 'tap';
 import { DIRECTORY_FRAME_BYTES } from '../../../src/node/limits.js';
 import { directoryRequestFrame, encodeControl } from '../../../src/node/wire.js';
 import { getCrypto } from '../../../src/scramble/crypto/index.js';
-import { FAST_TEST_NETWORK } from '../../../src/sim/network.js';
-import { startCluster } from '../../../src/sim/processCluster.js';
-import { freePort, initNode, startNode, waitFor } from '../../../src/sim/processes.js';
+import { controlled, FAST_TEST_NETWORK, startLocalNetwork } from '../../../src/sim/network.js';
+import { freePort, waitFor } from '../../../src/sim/processes.js';
 import { forgedDescriptor, Stranger } from '../../../src/sim/stranger.js';
 
 type Status = {
@@ -27,18 +26,15 @@ const PER_IP = 14;
 
 t.test('a stranger cannot blind the directory or grow it past its caps', async (t) => {
   const crypto = getCrypto('sodium');
-  const cluster = await startCluster(
-    1,
-    0,
-    [],
-    { ...FAST_TEST_NETWORK },
-    {
-      insecureNoCover: true,
-      central: { admission: { maxProxiesPerIp: PER_IP } },
-    },
-  );
-  t.teardown(() => cluster.stop());
-  const cs = cluster.central;
+  const net = await startLocalNetwork({
+    proxies: 1,
+    sources: 0,
+    network: FAST_TEST_NETWORK,
+    insecureNoCover: true,
+    admission: { allow: 'any', maxProxies: 1000, maxProxiesPerIp: PER_IP },
+  });
+  t.teardown(() => net.stop());
+  const cs = controlled(net.central);
   const csPort = cs.ready.listen.port;
   await waitFor('the real proxy listed', async () => (await cs.call<Status>('status')).proxies === 1);
   const epoch = (await cs.call<Status>('status')).epoch;
@@ -70,10 +66,7 @@ t.test('a stranger cannot blind the directory or grow it past its caps', async (
 
   // A source that joins now assembles every page and registers (before this fix, the 30 KB
   // addresses made the directory too large to send and nobody could join).
-  const dir = `${cluster.root}/late-source`;
-  initNode(dir, 'source', ['--central', cluster.centralAddr, '--central-key', cluster.centralKey]);
-  const late = await startNode(dir, ['--insecure-no-cover']);
-  t.teardown(() => late.stop('SIGKILL'));
+  const late = controlled(await net.addSource('late'));
   const lateStatus = await waitFor('the late source to register with the whole directory', async () => {
     const s = await late.call<Status>('status');
     return s.registered && s.proxies >= 1 ? s : undefined;
@@ -90,11 +83,10 @@ t.test('a stranger cannot blind the directory or grow it past its caps', async (
   t.teardown(() => asker.close());
   asker.send(new Uint8Array([2, 1, 1]), csPort);
   asker.send(encodeControl({ type: 'dirRequest', page: 0, issuedAtMs: 0 }), csPort);
-  const short = await waitFor('CS to count the short requests', async () => {
+  await waitFor('CS to count the short requests', async () => {
     const s = await cs.call<Status>('status');
-    return (s.metrics.drops.short_request ?? 0) >= 1 && (s.metrics.drops.control_truncated ?? 0) >= 1 ? s : undefined;
+    return (s.metrics.drops.short_request ?? 0) >= 1 && (s.metrics.drops.control_truncated ?? 0) >= 1;
   });
-  t.ok(short, 'both refused');
   // A padded one is answered, with no more bytes than it had.
   asker.send(directoryRequestFrame(0, 0), csPort);
   const answer = await asker.next(() => true);
