@@ -62,6 +62,9 @@ export interface NodeProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** How long a daemon process may take to print its ready line (tsx compiles on a loaded machine slowly). */
+const READY_MS = 90_000;
+
 export function startNode(
   dir: string,
   extra: string[] = [],
@@ -79,7 +82,10 @@ export function startNode(
   });
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error(`node in ${dir} not ready in 30 s: ${err}`)), 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`node in ${dir} not ready in ${READY_MS / 1000} s: ${err}`)),
+      READY_MS,
+    );
     proc.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`node in ${dir} exited with ${code}: ${err}`));
