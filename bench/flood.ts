@@ -96,6 +96,16 @@ async function legitTraffic(members: NodeProcess[], label: string, ms: number): 
   return ids;
 }
 
+/** Wilson score interval (95 %) of a proportion k/n. */
+function wilson95(k: number, n: number): [number, number] {
+  if (n === 0) return [0, 1];
+  const z = 1.96;
+  const p = k / n;
+  const centre = (p + (z * z) / (2 * n)) / (1 + (z * z) / n);
+  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / (1 + (z * z) / n);
+  return [Math.max(0, centre - half), Math.min(1, centre + half)];
+}
+
 function deliveredOf(inboxes: Inbox[], ids: string[]): number {
   const want = new Set(ids);
   let n = 0;
@@ -213,8 +223,11 @@ export async function floodFigures(): Promise<Figure[]> {
         `bench: flood: ${d.role} ${d.node.ready.listen.port} drops ${JSON.stringify(st.metrics.drops)}\n`,
       );
     }
+    const [low, high] = wilson95(deliveredOf(inboxes, floodIds), expected(floodIds));
     return [
       figure('flood_legit_delivery_ratio', round(ratio, 4), 'delivered/expected'),
+      figure('flood_legit_delivery_ratio_ci95_low', round(low, 4), 'delivered/expected'),
+      figure('flood_legit_delivery_ratio_ci95_high', round(high, 4), 'delivered/expected'),
       figure('flood_legit_deliveries_expected', expected(floodIds), 'deliveries'),
       figure('flood_baseline_delivery_ratio', round(baseline, 4), 'delivered/expected'),
       figure('flood_datagrams_per_s', Math.round(sent.sent / (sent.elapsedMs / 1000)), 'datagrams/s'),
