@@ -70,6 +70,11 @@ export async function startDaemon(
   timing: DaemonTiming = DEFAULT_TIMING,
   extras: DaemonExtras = {},
 ): Promise<Daemon> {
+  if (config.role === 'central' && !config.insecureNoCover) {
+    // F12: what CS publishes is what everyone's anonymity rests on; refuse to publish less than the floor.
+    const problems = securityProblems(directoryParams(config.network));
+    if (problems.length > 0) throw MixdError.INSECURE_NETWORK(problems);
+  }
   const crypto = getCrypto(config.crypto);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const identity = loadOrCreateIdentity(crypto, config.dataDir);
@@ -113,9 +118,6 @@ export async function startDaemon(
   let fetcher: DirectoryFetcher | null = null;
 
   if (config.role === 'central') {
-    // F12: what CS publishes is what everyone's anonymity rests on; refuse to publish less than the floor.
-    const problems = securityProblems(directoryParams(config.network));
-    if (problems.length > 0 && !config.insecureNoCover) throw MixdError.INSECURE_NETWORK(problems);
     const central = new CentralNode(ctx, db, replay, {
       params: directoryParams(config.network),
       advertise,
