@@ -4,7 +4,9 @@
  */
 import t from 'tap';
 import { DEFAULT_NETWORK } from '../../src/node/config.js';
+import { MixdError } from '../../src/node/errors.js';
 import { MIN_MIX_OCCUPANCY, mixOccupancy, NO_COVER, securityProblems } from '../../src/node/securityFloor.js';
+import { FAST_TEST_NETWORK, startLocalNetwork } from '../../src/sim/network.js';
 
 t.test('the defaults pass; every weakening is named', async (t) => {
   t.same(securityProblems(DEFAULT_NETWORK), [], 'secure by default');
@@ -21,4 +23,14 @@ t.test('the defaults pass; every weakening is named', async (t) => {
   t.match(securityProblems({ ...DEFAULT_NETWORK, meanDelayMs: 100 }).join(), /occupancy .* = 1 < 2/);
   t.same(securityProblems({ ...DEFAULT_NETWORK, meanDelayMs: 100, mixLoopPerSecond: 10 }), [], '10 loops at 100 ms');
   t.match(securityProblems({ ...DEFAULT_NETWORK, maxDelayMs: 900 }).join(), /maxDelayMs 900 < 5/);
+});
+
+t.test('a CS daemon refuses to start below the floor; with insecureNoCover it starts', async (t) => {
+  const err = await startLocalNetwork({ proxies: 0, sources: 0, network: FAST_TEST_NETWORK }).catch((e: unknown) => e);
+  t.ok(err instanceof MixdError, 'refused');
+  t.equal((err as MixdError).code, 'INSECURE_NETWORK');
+  t.match((err as MixdError).message, /lambdaPerSecond is 0.*insecureNoCover/);
+  const net = await startLocalNetwork({ proxies: 0, sources: 0, network: FAST_TEST_NETWORK, insecureNoCover: true });
+  t.teardown(() => net.stop());
+  t.ok(net.central.central, 'starts when the operator opts out');
 });
