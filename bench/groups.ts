@@ -31,6 +31,7 @@ import {
 import { nextSendKey, receiveChainFrom } from '../src/group/senderChain.js';
 import { encodeDescriptor, signDocument } from '../src/node/directory.js';
 import { readSecretFile } from '../src/node/keyFiles.js';
+import { NO_COVER } from '../src/node/securityFloor.js';
 import { encodeControl } from '../src/node/wire.js';
 import type { CryptoBackend } from '../src/scramble/crypto/backend.js';
 import { getCrypto } from '../src/scramble/crypto/index.js';
@@ -40,6 +41,7 @@ import { createPacket } from '../src/scramble/packet.js';
 import { systemRng } from '../src/scramble/rng.js';
 import { startCluster } from '../src/sim/processCluster.js';
 import { waitFor } from '../src/sim/processes.js';
+import { decodeOrNull } from '../src/sim/stranger.js';
 import { type Figure, figure, measure, measureInterleaved, round } from './harness.js';
 
 const DATAGRAM_BYTES = 256;
@@ -147,7 +149,14 @@ export async function groupFigures(): Promise<Figure[]> {
 
   // One real P2 process. Its P3 choices are itself and FAKE_P3 signed descriptors pointing at a sink here,
   // so almost every copy leaves P2 for the sink and P2 does (almost) nothing but fan out.
-  const cluster = await startCluster(1, 0, [], { meanDelayMs: 0, maxDelayMs: 100 });
+  // Below the security floor on purpose (no delays, no cover): this measures P2's fan-out itself.
+  const cluster = await startCluster(
+    1,
+    0,
+    [],
+    { ...NO_COVER, meanDelayMs: 0, maxDelayMs: 100 },
+    { insecureNoCover: true },
+  );
   try {
     const p2 = cluster.proxies[0] as (typeof cluster.proxies)[0];
     // startCluster waits only for sources: with none, wait for P2 itself.
@@ -160,6 +169,12 @@ export async function groupFigures(): Promise<Figure[]> {
 
     const sink = dgram.createSocket({ type: 'udp4', recvBufferSize: 8 << 20 });
     await new Promise<void>((r) => sink.bind(0, '127.0.0.1', () => r()));
+    // CS lists an address only once it answers a reachability probe: the sink does, as a proxy would.
+    sink.on('message', (msg, from) => {
+      const m = decodeOrNull(new Uint8Array(msg));
+      if (m?.type === 'probe')
+        sink.send(encodeControl({ type: 'probeReply', nonce: m.nonce }), from.port, from.address);
+    });
     const [csHost, csPort] = cluster.centralAddr.split(':') as [string, string];
     const fakes = Array.from({ length: FAKE_P3 }, () => crypto.randomBytes(32));
     const upload = () => {
@@ -212,7 +227,7 @@ export async function groupFigures(): Promise<Figure[]> {
       while (sent < total && inFlight() < WINDOW) sink.send(packets[sent++] as Uint8Array, pport, '127.0.0.1');
     };
     sink.on('message', (msg) => {
-      if (msg.length !== geometry.packetSize) return; // descriptor acks
+      if (msg.length !== geometry.packetSize) return; // descriptor acks, probes
       sinkCopies++;
       topUp();
     });

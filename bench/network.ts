@@ -9,20 +9,29 @@ import { join } from 'node:path';
 import { encodeDescriptor, signDocument } from '../src/node/directory.js';
 import { nodeIdOf } from '../src/node/ids.js';
 import { readSecretFile } from '../src/node/keyFiles.js';
+import { NO_COVER } from '../src/node/securityFloor.js';
 import { encodeControl } from '../src/node/wire.js';
 import { getCrypto } from '../src/scramble/crypto/index.js';
 import { DEFAULT_GEOMETRY } from '../src/scramble/geometry.js';
 import { createPacket, unwrapPacket } from '../src/scramble/packet.js';
 import { systemRng } from '../src/scramble/rng.js';
 import { startCluster } from '../src/sim/processCluster.js';
-import { collect, text } from '../src/sim/processes.js';
+import { collect, text, waitFor } from '../src/sim/processes.js';
+import { decodeOrNull } from '../src/sim/stranger.js';
 import { type Figure, figure, measure, median, round } from './harness.js';
 
 const LINKS = 5; // S→P1, P1→P2, P2→P3, P3→CS, CS→T
 
 export async function networkFigures(): Promise<Figure[]> {
   const crypto = getCrypto('sodium');
-  const cluster = await startCluster(3, 2, [], { meanDelayMs: 2, maxDelayMs: 100 });
+  // Below the security floor on purpose (2 ms delays, no cover): this measures the machinery.
+  const cluster = await startCluster(
+    3,
+    2,
+    [],
+    { ...NO_COVER, meanDelayMs: 2, maxDelayMs: 100 },
+    { insecureNoCover: true },
+  );
   try {
     const [a, b] = cluster.sources as [(typeof cluster.sources)[0], (typeof cluster.sources)[0]];
     const inbox = await collect(b);
@@ -48,6 +57,12 @@ export async function networkFigures(): Promise<Figure[]> {
     // pointing at a UDP socket here that counts what the proxy forwards.
     const sink = dgram.createSocket({ type: 'udp4', recvBufferSize: 8 << 20 });
     await new Promise<void>((r) => sink.bind(0, '127.0.0.1', () => r()));
+    // CS lists an address only once it answers a reachability probe: the sink does, as a proxy would.
+    sink.on('message', (msg, from) => {
+      const m = decodeOrNull(new Uint8Array(msg));
+      if (m?.type === 'probe')
+        sink.send(encodeControl({ type: 'probeReply', nonce: m.nonce }), from.port, from.address);
+    });
     const seed = crypto.randomBytes(32);
     const identityKey = crypto.ed25519PublicKey(seed);
     const epoch = Math.floor(Date.now() / 3_600_000);
@@ -83,6 +98,10 @@ export async function networkFigures(): Promise<Figure[]> {
     const packets = Array.from({ length: N }, () =>
       createPacket(crypto, DEFAULT_GEOMETRY, route, new Uint8Array(0), rng),
     );
+    await waitFor(
+      'CS lists the sink',
+      async () => (await cluster.central.call<{ proxies: number }>('status')).proxies === 4,
+    );
     // Let the proxy's directory pick up the sink (refresh every 500 ms in FAST timing).
     await new Promise((r) => setTimeout(r, 2000));
 
@@ -97,7 +116,8 @@ export async function networkFigures(): Promise<Figure[]> {
     const topUp = () => {
       while (sent < N && sent - received < WINDOW) sink.send(packets[sent++] as Uint8Array, pport, '127.0.0.1');
     };
-    sink.on('message', () => {
+    sink.on('message', (msg) => {
+      if (msg.length !== DEFAULT_GEOMETRY.packetSize) return;
       const now = performance.now();
       if (received === 0) first = now;
       last = now;

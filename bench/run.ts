@@ -8,8 +8,10 @@
  * To add figures: write an async function returning Figure[] (see
  * bench/scramble.ts and bench/harness.ts) and append it to GROUPS below.
  */
+import { amplificationFigures, floodFigures } from './flood.js';
 import { groupFigures, groupKeyFigures } from './groups.js';
 import type { Figure, FigureGroup } from './harness.js';
+import { idleFigures } from './idle.js';
 import { networkFigures } from './network.js';
 import { scrambleFigures, unwrapBreakdownFigures } from './scramble.js';
 
@@ -33,6 +35,22 @@ export const GROUPS: FigureGroup[] = [
     name: 'group-keys',
     description: 'group keys: cost of one removal at N = 100 and 1,000, applying it, one sender-ratchet step',
     run: groupKeyFigures,
+  },
+  {
+    name: 'amplification',
+    description: 'a stranger sends every kind of datagram to a real CS, proxy and source: largest reply/request',
+    run: amplificationFigures,
+  },
+  {
+    name: 'flood',
+    description: 'a stranger floods CS and the proxies (>= 20,000 datagrams/s, 20 s) while a group talks',
+    run: floodFigures,
+  },
+  {
+    name: 'idle',
+    description: 'what the secure defaults cost an idle source, proxy and CS (real timers, 2.7 min)',
+    optIn: true,
+    run: idleFigures,
   },
   {
     name: 'unwrap-breakdown',

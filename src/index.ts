@@ -5,10 +5,16 @@
  *   const mixd = await connect({ dir: './alice' });
  *   await mixd.send('friends', new TextEncoder().encode('hi'));
  *   for await (const d of mixd) console.log(d.group, d.from, d.data);
+ *
+ * Calls reject with a MixdError: branch on `err.code` ('NO_ROUTE', 'GROUP', 'DATAGRAM_TOO_LARGE', …).
  */
 import { join } from 'node:path';
 import { loadConfig } from './node/config.js';
 import { ControlClient } from './node/controlSocket.js';
+import { MixdError } from './node/errors.js';
+
+/** Every failure a call can report: a MixdError whose `code` (one of ERROR_CODES) callers branch on. */
+export { ERROR_CODES, type ErrorCode, MixdError } from './node/errors.js';
 
 export interface Datagram {
   kind: 'group' | 'unicast';
@@ -107,7 +113,7 @@ export async function connect(opts: ConnectOptions): Promise<MixdClient> {
   let socket = opts.socket;
   if (!socket) {
     const file = opts.config ?? (opts.dir ? join(opts.dir, 'mixd.json') : undefined);
-    if (!file) throw new Error('connect needs { dir }, { config } or { socket }');
+    if (!file) throw MixdError.BAD_REQUEST('connect needs { dir }, { config } or { socket }');
     socket = join(loadConfig(file).dataDir, 'control.sock');
   }
   const client = new MixdClient(await ControlClient.connect(socket));

@@ -1,18 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { boxControl, type SourceControl } from '../node/boxedControl.js';
 import type { TimerHandle } from '../node/clock.js';
 import { countDrop, type NodeContext } from '../node/context.js';
 import { decodeControlOrCount } from '../node/controlInbox.js';
 import { type Delivery, sealDelivery } from '../node/deliveryFrame.js';
-import {
-  type Directory,
-  decodeDescriptor,
-  encodeDirectory,
-  type NetworkParams,
-  type NodeDescriptor,
-  signDocument,
-} from '../node/directory.js';
+import type { Directory, NetworkParams } from '../node/directory.js';
+import { HopLimits } from '../node/hopLimits.js';
 import { hex, mailboxIdOf } from '../node/ids.js';
+import { DIRECTORY_FRAME_BYTES, FRESHNESS_MS } from '../node/limits.js';
 import { MailboxQuotaExceeded } from '../node/mailboxStore.js';
 import { epochAt, MixKeyRing } from '../node/mixKeys.js';
 import { randomIndex } from '../node/routes.js';
@@ -33,6 +29,9 @@ import {
 import { type PacketGeometry, packetGeometry } from '../scramble/geometry.js';
 import type { ReplayCache } from '../scramble/replayCache.js';
 import { systemRng } from '../scramble/rng.js';
+import { DirectoryPublisher } from './directoryPublisher.js';
+import { type AdmissionPolicy, OPEN_POLICY, ProxyAdmission } from './proxyAdmission.js';
+import { Registration, validIdentityKey } from './registration.js';
 import { type DeliveryHooks, decodeStoredEntry, encodeStoredEntry } from './storedEntry.js';
 
 export interface CentralOptions {
@@ -42,6 +41,8 @@ export interface CentralOptions {
   sessionTimeoutMs: number;
   /** An unacknowledged delivery is sent again after this. */
   redeliverMs: number;
+  /** Which proxies may be listed (default: any, with the default caps). */
+  admission?: AdmissionPolicy;
 }
 
 /** What CS keeps across restarts (LMDB in a daemon, memory in virtual time: src/node/stores.ts). */
@@ -64,10 +65,6 @@ interface Session {
   nextSlotMs: number;
 }
 
-/** Clock skew accepted on signed keepalives, descriptors and acks. */
-const FRESHNESS_MS = 5 * 60_000;
-const CHALLENGE_TTL_MS = 30_000;
-const MAX_CHALLENGES = 10_000;
 const DELIVERY_BATCH = 32;
 const STEADY_TICK_MS = 5;
 const SESSION_FORGET_FACTOR = 20;
@@ -83,18 +80,20 @@ export class CentralNode {
   private readonly mailboxes: MailboxStorage;
   private readonly accounts: AccountStore;
   private readonly replay: ReplayCache;
-  private readonly proxies = new Map<string, NodeDescriptor>();
-  private readonly challenges = new Map<string, { nonce: Uint8Array; expires: number }>();
   private readonly sessions = new Map<string, Session>();
-  private signedDirectory: { document: Uint8Array; signature: Uint8Array; epoch: number; version: number } | null =
-    null;
-  private directoryVersion = 0;
-  private builtVersion = -1;
+  /** "IP:PORT" of every session's source: peers CS serves get their own control budget. */
+  private readonly sessionPeers = new Set<string>();
+  private readonly admission: ProxyAdmission;
+  private readonly publisher: DirectoryPublisher;
+  private readonly registration: Registration;
+  private readonly limits: HopLimits;
+  private publishedVersion = 0;
   private timers: TimerHandle[] = [];
   /** X25519 form of the identity key: authenticates deliveries to sources (crypto_box). */
   private readonly boxSecret: Uint8Array;
   /** Every datagram CS sends a source has this size (src/node/wire.ts, padded frames). */
   private readonly linkFrameBytes: number;
+
   constructor(
     private readonly ctx: NodeContext,
     stores: CentralStores,
@@ -102,9 +101,6 @@ export class CentralNode {
     /** From the group layer: opens P2's delivery tokens. */
     private readonly hooks: DeliveryHooks = {},
   ) {
-    this.mailboxes = stores.mailboxes;
-    this.accounts = stores.accounts;
-    this.replay = stores.replay;
     this.geometry = packetGeometry(opts.params.packetSize, opts.params.maxHops);
     this.boxSecret = ctx.crypto.ed25519SeedToX25519(ctx.identity.seed);
     this.linkFrameBytes = sourceLinkFrameBytes(this.geometry.payloadBytes);
@@ -113,6 +109,28 @@ export class CentralNode {
       epochMs: opts.params.epochSeconds * 1000,
       graceMs: opts.params.graceSeconds * 1000,
     });
+    this.mailboxes = stores.mailboxes;
+    this.accounts = stores.accounts;
+    this.replay = stores.replay;
+    const now = ctx.now();
+    const staleAfterMs = Math.max(3 * opts.params.epochSeconds * 1000, 60_000);
+    this.admission = new ProxyAdmission(ctx.crypto, opts.admission ?? OPEN_POLICY, staleAfterMs, now);
+    this.publisher = new DirectoryPublisher(
+      ctx.crypto,
+      ctx.identity.seed,
+      (issuedAtMs) => this.directory(issuedAtMs),
+      (t) => this.epochAt(t),
+    );
+    this.registration = new Registration(ctx.crypto);
+    this.limits = new HopLimits(
+      (peer) => this.admission.isListedAddress(peer),
+      now,
+      (peer) => this.sessionPeers.has(peer),
+    );
+  }
+
+  private epochAt(nowMs: number): number {
+    return epochAt({ epochMs: this.opts.params.epochSeconds * 1000, graceMs: 0 }, nowMs);
   }
 
   get keyRing(): MixKeyRing {
@@ -144,56 +162,48 @@ export class CentralNode {
       this.replay.dropBefore(oldest);
       this.ctx.log.info({ erased }, 'erased expired mix keys');
     }
-    const staleBefore = now - Math.max(3 * this.opts.params.epochSeconds * 1000, 60_000);
-    for (const [id, p] of this.proxies) {
-      if (p.timestampMs < staleBefore) {
-        this.proxies.delete(id);
-        this.directoryVersion++;
-      }
-    }
-    for (const [k, c] of this.challenges) if (c.expires < now) this.challenges.delete(k);
+    this.admission.expire(now);
+    this.republishIfChanged();
     this.ctx.metrics.mailboxEntries.set(this.mailboxes.durableCount());
     for (const [k, s] of this.sessions) {
       // Forget sessions long offline: the table must not grow with every identity that ever registered.
       // Only after the keepalive freshness window, so a forgotten session's old keepalive is stale.
       const forgetAfter = Math.max(SESSION_FORGET_FACTOR * this.opts.sessionTimeoutMs, 2 * FRESHNESS_MS);
-      if (now - s.lastSeenMs > forgetAfter) this.sessions.delete(k);
-      else this.flush(s);
+      if (now - s.lastSeenMs > forgetAfter) {
+        this.sessions.delete(k);
+        this.sessionPeers.delete(peerKey(s.peer));
+      } else this.flush(s);
     }
   }
 
-  directory(): Directory {
-    const now = this.ctx.now();
+  /** The directory as CS would sign it at `issuedAtMs` (default now). */
+  directory(issuedAtMs = this.ctx.now()): Directory {
     return {
-      issuedAtMs: now,
-      epoch: epochAt({ epochMs: this.opts.params.epochSeconds * 1000, graceMs: 0 }, now),
+      issuedAtMs,
+      epoch: this.epochAt(issuedAtMs),
       params: this.opts.params,
       central: {
         identityKey: this.ctx.identity.publicKey,
         address: this.opts.advertise,
-        mixKeys: this.ring.published(now),
-        timestampMs: now,
+        mixKeys: this.ring.published(issuedAtMs),
+        timestampMs: issuedAtMs,
       },
-      proxies: [...this.proxies.values()].sort((a, b) => hex(a.identityKey).localeCompare(hex(b.identityKey))),
+      proxies: this.admission.listed(),
     };
   }
 
-  private currentDirectory(): { document: Uint8Array; signature: Uint8Array } {
-    const epoch = epochAt({ epochMs: this.opts.params.epochSeconds * 1000, graceMs: 0 }, this.ctx.now());
-    if (!this.signedDirectory || this.signedDirectory.epoch !== epoch || this.builtVersion !== this.directoryVersion) {
-      const document = encodeDirectory(this.directory());
-      const signature = signDocument(this.ctx.crypto, 'directory', this.ctx.identity.seed, document);
-      this.signedDirectory = { document, signature, epoch, version: this.directoryVersion };
-      this.builtVersion = this.directoryVersion;
-    }
-    return this.signedDirectory;
+  private republishIfChanged(): void {
+    if (this.admission.version === this.publishedVersion) return;
+    this.publishedVersion = this.admission.version;
+    this.publisher.invalidate();
   }
 
   status(): Record<string, unknown> {
     return {
       role: 'central',
       identityKey: hex(this.ctx.identity.publicKey),
-      proxies: this.proxies.size,
+      proxies: this.admission.size,
+      directoryPages: this.publisher.pageCount(this.ctx.now()),
       onlineSources: [...this.sessions.values()].filter((s) => this.online(s)).length,
       mailboxEntries: this.mailboxes.durableCount(),
       epoch: epochAt({ epochMs: this.opts.params.epochSeconds * 1000, graceMs: 0 }, this.ctx.now()),
@@ -203,10 +213,11 @@ export class CentralNode {
 
   onDatagram(bytes: Uint8Array, from: Peer): void {
     const frame = bytes[0];
+    if (!this.limits.allow(frame, peerKey(from), this.ctx.now())) return countDrop(this.ctx, 'rate_limited');
     if (frame === FRAME_SPHINX) this.onSphinx(bytes);
     else if (frame === FRAME_CONTROL || frame === FRAME_PADDED) {
       const msg = decodeControlOrCount(this.ctx, bytes);
-      if (msg) this.onControl(msg, from);
+      if (msg) this.onControl(msg, from, bytes.length);
     } else countDrop(this.ctx, 'bad_frame');
   }
 
@@ -215,10 +226,20 @@ export class CentralNode {
     this.ctx.transport.send(to, encodeControl(msg));
   }
 
-  /** To a source: padded to the link size, like everything on that link. */
-  private sendToSource(to: Peer, msg: ControlMessage): void {
+  /**
+   * To a source: boxed by CS's key (F13: nobody who merely spoofs CS's address
+   * can forge it) and padded to the link size, like everything on that link.
+   */
+  private sendToSource(to: Peer, sourceX25519: Uint8Array, msg: SourceControl, replyTo: number): void {
     this.ctx.metrics.packetsOut.inc({ kind: msg.type });
-    this.ctx.transport.send(to, padControl(encodeControl(msg), this.linkFrameBytes));
+    const boxed = boxControl(
+      this.ctx.crypto,
+      { peerPublicKey: sourceX25519, secretKey: this.boxSecret },
+      msg,
+      replyTo,
+      systemRng(this.ctx.crypto),
+    );
+    this.ctx.transport.send(to, padControl(encodeControl(boxed), this.linkFrameBytes));
   }
 
   private onSphinx(bytes: Uint8Array): void {
@@ -365,73 +386,105 @@ export class CentralNode {
     return Math.abs(this.ctx.now() - timeMs) < FRESHNESS_MS;
   }
 
-  private onControl(msg: ControlMessage, from: Peer): void {
+  /**
+   * Control messages. Nothing unauthenticated gets more bytes back than it
+   * sent (issue 10): whatever CS answers on the source link is link-sized, so
+   * those requests must be link-sized too, and a directory page is never larger
+   * than the padded request for it. Everything else is answered smaller.
+   */
+  private onControl(msg: ControlMessage, from: Peer, size: number): void {
     const crypto = this.ctx.crypto;
+    const now = this.ctx.now();
+    const peer = peerKey(from);
     switch (msg.type) {
       case 'dirRequest': {
-        const d = this.currentDirectory();
-        this.send(from, { type: 'dirResponse', document: d.document, signature: d.signature });
+        if (size < DIRECTORY_FRAME_BYTES) return countDrop(this.ctx, 'short_request', msg.type);
+        const page = this.publisher.page(msg.page, msg.issuedAtMs, now);
+        if (!page) return countDrop(this.ctx, 'control_bad_field', `no directory page ${msg.page}`);
+        this.send(from, { type: 'dirResponse', document: page.document, signature: page.signature });
         return;
       }
       case 'descriptor': {
-        let desc: NodeDescriptor;
-        try {
-          desc = decodeDescriptor(msg.descriptor);
-        } catch {
-          return countDrop(this.ctx, 'bad_descriptor');
+        const out = this.admission.onDescriptor(msg.descriptor, msg.signature, now);
+        if ('drop' in out) return countDrop(this.ctx, out.drop, out.detail);
+        if ('probe' in out) {
+          this.send(out.probe.to, { type: 'probe', nonce: out.probe.nonce });
+          return;
         }
-        if (!crypto.ed25519Verify(desc.identityKey, signedBytes('descriptor', msg.descriptor), msg.signature)) {
-          return countDrop(this.ctx, 'bad_signature', 'descriptor');
-        }
-        if (!this.fresh(desc.timestampMs)) return countDrop(this.ctx, 'stale', 'descriptor');
-        const id = hex(desc.identityKey);
-        const prev = this.proxies.get(id);
-        if (prev && prev.timestampMs >= desc.timestampMs) return countDrop(this.ctx, 'stale', 'descriptor');
-        const changed = !prev || prev.address !== desc.address || encodeKeys(prev) !== encodeKeys(desc);
-        this.proxies.set(id, desc);
-        if (changed) this.directoryVersion++;
+        this.republishIfChanged();
         this.send(from, { type: 'descriptorAck', ok: true });
         return;
       }
+      case 'probeReply': {
+        const refused = this.admission.onProbeReply(msg.nonce, from, now);
+        if (refused) return countDrop(this.ctx, refused);
+        this.republishIfChanged();
+        return;
+      }
       case 'hello': {
-        if (this.challenges.size >= MAX_CHALLENGES) return countDrop(this.ctx, 'challenge_flood');
-        const nonce = crypto.randomBytes(32);
-        this.challenges.set(hex(msg.identityKey), { nonce, expires: this.ctx.now() + CHALLENGE_TTL_MS });
-        this.sendToSource(from, { type: 'challenge', nonce });
+        if (size < this.linkFrameBytes) return countDrop(this.ctx, 'short_request', msg.type);
+        if (!validIdentityKey(crypto, msg.identityKey)) return countDrop(this.ctx, 'bad_identity_key', msg.type);
+        // Stateless (F6): the challenge is a MAC over key, address and time; nothing is stored.
+        const nonce = this.registration.challenge(msg.identityKey, peer, now);
+        this.sendToSource(from, crypto.ed25519PublicToX25519(msg.identityKey), { type: 'challenge', nonce }, 0);
         return;
       }
       case 'register': {
-        const id = hex(msg.identityKey);
-        const c = this.challenges.get(id);
-        if (!c || !crypto.equal(c.nonce, msg.nonce)) return countDrop(this.ctx, 'bad_challenge');
+        if (size < this.linkFrameBytes) return countDrop(this.ctx, 'short_request', msg.type);
+        if (!validIdentityKey(crypto, msg.identityKey)) return countDrop(this.ctx, 'bad_identity_key', msg.type);
+        if (!this.registration.checkChallenge(msg.identityKey, peer, msg.nonce, now)) {
+          return countDrop(this.ctx, 'bad_challenge');
+        }
         if (!this.signedBySource(msg.identityKey, msg.signature, 'register', msg.nonce, msg.identityKey)) {
           return countDrop(this.ctx, 'bad_signature', 'register');
         }
-        this.challenges.delete(id);
         const mailbox = mailboxIdOf(crypto, msg.identityKey);
+        const x25519 = crypto.ed25519PublicToX25519(msg.identityKey);
+        const cookie = this.registration.cookie(msg.identityKey, peer);
         this.accounts.add(mailbox, msg.identityKey).then(
-          () => this.sendToSource(from, { type: 'registered', mailbox }),
+          () => this.sendToSource(from, x25519, { type: 'registered', mailbox, cookie }, 0),
           (err) => this.ctx.log.error({ err }, 'account write failed'),
         );
         this.touch(msg.identityKey, mailbox, from, 0);
         return;
       }
       case 'keepalive': {
+        if (size < this.linkFrameBytes) return countDrop(this.ctx, 'short_request', msg.type);
         if (!this.fresh(msg.timeMs)) return countDrop(this.ctx, 'stale', 'keepalive');
-        if (!this.signedBySource(msg.identityKey, msg.signature, 'keepalive', msg.identityKey, msg.timeMs)) {
+        const mailbox = mailboxIdOf(crypto, msg.identityKey);
+        const s = this.sessions.get(hex(mailbox));
+        // A session's key was checked when it began; a new one's is checked before anything is derived from it (F7).
+        if (!s && !validIdentityKey(crypto, msg.identityKey)) return countDrop(this.ctx, 'bad_identity_key', msg.type);
+        if (
+          !this.signedBySource(msg.identityKey, msg.signature, 'keepalive', msg.identityKey, msg.timeMs, msg.cookie)
+        ) {
           return countDrop(this.ctx, 'bad_signature', 'keepalive');
         }
-        const mailbox = mailboxIdOf(crypto, msg.identityKey);
+        if (s && msg.timeMs <= s.lastTimeMs) return countDrop(this.ctx, 'stale', 'keepalive replay');
+        const x25519 = s?.x25519 ?? crypto.ed25519PublicToX25519(msg.identityKey);
         if (!this.accounts.has(mailbox)) {
-          this.sendToSource(from, { type: 'error', code: 'not_registered', text: 'register first' });
+          this.sendToSource(
+            from,
+            x25519,
+            { type: 'error', code: 'not_registered', text: 'register first' },
+            msg.timeMs,
+          );
           return;
         }
-        const s = this.sessions.get(hex(mailbox));
-        if (s && msg.timeMs <= s.lastTimeMs) return countDrop(this.ctx, 'stale', 'keepalive replay');
+        // F13: a session moves only to an address whose cookie the source signed. A keepalive
+        // forwarded from elsewhere carries the cookie of the source's own address and moves nothing;
+        // a source whose NAT binding changed gets the cookie of its new address and signs it next.
+        if (!this.registration.checkCookie(msg.identityKey, peer, msg.cookie)) {
+          countDrop(this.ctx, 'bad_cookie');
+          const cookie = this.registration.cookie(msg.identityKey, peer);
+          this.sendToSource(from, x25519, { type: 'cookie', cookie }, msg.timeMs);
+          return;
+        }
         this.touch(msg.identityKey, mailbox, from, msg.timeMs);
         return;
       }
       case 'ack': {
+        if (size < this.linkFrameBytes) return countDrop(this.ctx, 'short_request', msg.type);
         if (!this.fresh(msg.timeMs)) return countDrop(this.ctx, 'stale', 'ack');
         if (!this.signedBySource(msg.identityKey, msg.signature, 'ack', msg.identityKey, msg.timeMs, ...msg.ids)) {
           return countDrop(this.ctx, 'bad_signature', 'ack');
@@ -468,13 +521,11 @@ export class CentralNode {
       this.sessions.set(key, s);
     }
     if (peerKey(s.peer) !== peerKey(peer)) s.inFlight.clear();
+    this.sessionPeers.delete(peerKey(s.peer));
+    this.sessionPeers.add(peerKey(peer));
     s.peer = peer;
     s.lastSeenMs = this.ctx.now();
     s.lastTimeMs = Math.max(s.lastTimeMs, timeMs);
     this.flush(s);
   }
-}
-
-function encodeKeys(d: NodeDescriptor): string {
-  return d.mixKeys.map((k) => `${k.epoch}:${hex(k.publicKey)}`).join(',');
 }

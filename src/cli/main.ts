@@ -2,7 +2,7 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ConfigError } from '../node/config.js';
-import { ControlError } from '../node/controlSocket.js';
+import { MixdError } from '../node/errors.js';
 import { addressCommand, recvCommand, sendCommand, statusCommand } from './client.js';
 import { groupCommand } from './group.js';
 import { initCommand } from './init.js';
@@ -12,7 +12,7 @@ import { simulateCommand } from './simulate.js';
 function fail(err: unknown): never {
   if (
     err instanceof ConfigError ||
-    err instanceof ControlError ||
+    (err instanceof MixdError && err.code !== 'INTERNAL') ||
     (err instanceof Error && err.name === 'UsageError')
   ) {
     process.stderr.write(`mixd: ${err.message}\n`);
@@ -44,6 +44,10 @@ async function main(): Promise<void> {
           .option('crypto', { type: 'string', describe: 'sodium (default) or noble' })
           .option('central', { type: 'string', describe: 'central server HOST:PORT' })
           .option('central-key', { type: 'string', describe: "central server's public key (hex)" })
+          .option('insecure-no-cover', {
+            type: 'boolean',
+            describe: 'accept network parameters below the security floor (no cover, short delays): tests only',
+          })
           .option('keepalive-ms', { type: 'number', hidden: true })
           .option('redeliver-ms', { type: 'number', hidden: true })
           .option('directory-refresh-ms', { type: 'number', hidden: true })

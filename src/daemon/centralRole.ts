@@ -8,7 +8,7 @@ import type { CryptoBackend } from '../scramble/crypto/backend.js';
 import type { MethodHandler, RoleDeps, RoleInstance } from './roleInstance.js';
 
 /** What CS publishes in the directory: the network section less its own mailbox limits. */
-function directoryParams(n: Config['network']): NetworkParams {
+export function directoryParams(n: Config['network']): NetworkParams {
   const { mailboxTtlSeconds: _ttl, mailboxQuota: _quota, ...published } = n;
   return published;
 }
@@ -41,6 +41,11 @@ export class CentralRole implements RoleInstance {
         advertise,
         sessionTimeoutMs: timing.keepaliveMs * 3,
         redeliverMs: timing.redeliverMs,
+        admission: {
+          allow: config.admission.allow === 'any' ? 'any' : new Set(config.admission.allow),
+          maxProxies: config.admission.maxProxies,
+          maxProxiesPerIp: config.admission.maxProxiesPerIp,
+        },
       },
       groupDeliveryHooks(ctx.crypto),
     );

@@ -1,4 +1,5 @@
 import { DirectoryFetcher } from '../node/directoryFetcher.js';
+import { MixdError } from '../node/errors.js';
 import type { Peer } from '../node/transport.js';
 import { GroupFanout } from '../proxy/groupFanout.js';
 import { ProxyNode } from '../proxy/proxyNode.js';
@@ -7,15 +8,8 @@ import type { MethodHandler, RoleDeps, RoleInstance } from './roleInstance.js';
 /** The CS a proxy or source is configured with, or a clear error. */
 export function centralOf(config: RoleDeps['config']): { peer: Peer; key: Uint8Array } {
   const ref = config.central;
-  if (!ref) throw new MissingCentral(config.role);
+  if (!ref) throw MixdError.CONFIG(`a ${config.role} needs a "central" section in its config`);
   return { peer: { host: ref.address.host, port: ref.address.port }, key: ref.key };
-}
-
-export class MissingCentral extends Error {
-  constructor(role: string) {
-    super(`a ${role} needs a "central" section in its config`);
-    this.name = 'MissingCentral';
-  }
 }
 
 export class ProxyRole implements RoleInstance {
@@ -27,7 +21,9 @@ export class ProxyRole implements RoleInstance {
   constructor({ ctx, stores, config, timing, advertise, report }: RoleDeps) {
     const central = centralOf(config);
     this.report = report;
-    this.directory = new DirectoryFetcher(ctx, central.peer, central.key, timing.directoryRefreshMs);
+    this.directory = new DirectoryFetcher(ctx, central.peer, central.key, timing.directoryRefreshMs, {
+      insecureNoCover: config.insecureNoCover,
+    });
     this.node = new ProxyNode(
       ctx,
       stores.replay,

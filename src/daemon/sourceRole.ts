@@ -20,7 +20,9 @@ export class SourceRole implements RoleInstance {
     const { ctx, stores, config, timing, inviteKdf } = deps;
     const central = centralOf(config);
     this.deps = deps;
-    this.directory = new DirectoryFetcher(ctx, central.peer, central.key, timing.directoryRefreshMs);
+    this.directory = new DirectoryFetcher(ctx, central.peer, central.key, timing.directoryRefreshMs, {
+      insecureNoCover: config.insecureNoCover,
+    });
     this.node = new SourceNode(ctx, this.directory, {
       central: central.peer,
       centralKey: central.key,

@@ -5,16 +5,18 @@ import type { InviteKdf } from '../group/invite.js';
 import { GuardedClock, guarded } from '../node/clock.js';
 import { type Config, formatHostPort } from '../node/config.js';
 import { countDrop, internalErrorReporter, type NodeContext } from '../node/context.js';
-import { type ControlConnection, ControlError, serveControl } from '../node/controlSocket.js';
+import { type ControlConnection, serveControl } from '../node/controlSocket.js';
 import type { DirectoryFetcher } from '../node/directoryFetcher.js';
+import { MixdError } from '../node/errors.js';
 import { loadOrCreateIdentity } from '../node/identity.js';
 import { hex } from '../node/ids.js';
 import { createMetrics, type MetricsServer, serveMetrics } from '../node/metrics.js';
+import { securityProblems } from '../node/securityFloor.js';
 import type { NodeStores } from '../node/stores.js';
 import type { Peer, Transport } from '../node/transport.js';
 import type { ProxyNode } from '../proxy/proxyNode.js';
 import type { SourceNode } from '../source/sourceNode.js';
-import { CentralRole } from './centralRole.js';
+import { CentralRole, directoryParams } from './centralRole.js';
 import { ProxyRole } from './proxyRole.js';
 import type { MethodHandler, RoleDeps, RoleInstance } from './roleInstance.js';
 import type { NodeSpec, Runtime } from './runtime.js';
@@ -74,6 +76,11 @@ const NO_CONNECTION: ControlConnection = { event() {}, onClose() {} };
  * keeps running.
  */
 export async function startDaemon(config: Config, runtime: Runtime, options: StartOptions = {}): Promise<Daemon> {
+  if (config.role === 'central' && !config.insecureNoCover) {
+    // F12: what CS publishes is what everyone's anonymity rests on; refuse to publish less than the floor.
+    const problems = securityProblems(directoryParams(config.network));
+    if (problems.length > 0) throw MixdError.INSECURE_NETWORK(problems);
+  }
   const spec: NodeSpec = { name: options.name ?? config.role, config };
   const timing = { ...DEFAULT_TIMING, ...options.timing };
   const crypto = runtime.crypto(spec);
@@ -143,7 +150,7 @@ export async function startDaemon(config: Config, runtime: Runtime, options: Sta
   };
   const dispatch = (method: string, params: Record<string, unknown>, conn: ControlConnection) => {
     const m = methods[method];
-    if (!m) throw new ControlError(`unknown method "${method}" for a ${config.role} daemon`);
+    if (!m) throw MixdError.UNKNOWN_METHOD(method, config.role);
     return m(params, conn);
   };
 

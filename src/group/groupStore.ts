@@ -1,4 +1,9 @@
+import { constants } from 'node:fs';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
+
+/** Create a new file for writing; fail if anything exists at the path (and never follow a symlink). */
+const EXCLUSIVE_CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
 import { join } from 'node:path';
 import { InvalidGroupState } from './errors.js';
 import { type GroupJson, type GroupState, groupFromJson, groupToJson, hexField, intField } from './groupState.js';
@@ -157,10 +162,14 @@ export class GroupStore {
   }
 
   private async write(text: string): Promise<void> {
-    const fh = await open(this.tmpPath, 'w', 0o600);
+    // A fresh file, never one that is there (issue 10, F14): O_EXCL refuses an existing path, a
+    // symlink included, so nobody who can write the folder can point the group keys elsewhere.
+    // A temp file left by a crash (or planted) is removed first; unlink removes a link, not its target.
+    await unlink(this.tmpPath).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+    const fh = await open(this.tmpPath, EXCLUSIVE_CREATE, 0o600);
     try {
-      // The mode argument only applies when the file is created; a stale temp file keeps its old mode.
-      await fh.chmod(0o600);
       await fh.writeFile(text, 'utf8');
       await fh.sync();
     } finally {

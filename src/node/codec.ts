@@ -3,9 +3,23 @@
  * is bounds-checked and throws MalformedMessage, so parsers built on it can
  * only fail in one typed way on hostile bytes.
  */
+/** Why bytes from the network did not decode (counted as `control_<reason>` for control frames). */
+export type MessageErrorReason =
+  | 'truncated'
+  | 'range'
+  | 'utf8'
+  | 'trailing'
+  | 'bad_frame'
+  | 'bad_version'
+  | 'bad_type'
+  | 'bad_field'
+  | 'bad_padding'
+  | 'bad_seal'
+  | 'empty';
+
 export class MalformedMessage extends Error {
-  readonly reason: string;
-  constructor(reason: string, message: string) {
+  readonly reason: MessageErrorReason;
+  constructor(reason: MessageErrorReason, message: string) {
     super(message);
     this.name = 'MalformedMessage';
     this.reason = reason;

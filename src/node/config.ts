@@ -3,6 +3,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { packetGeometry } from '../scramble/geometry.js';
 import type { NetworkParams as DirectoryParams } from './directory.js';
+import { DEFAULT_MAX_PROXIES_PER_IP, MAX_PROXIES } from './limits.js';
+import { securityProblems } from './securityFloor.js';
 
 /**
  * Daemon configuration: one JSON file per node, plus CLI overrides merged on
@@ -55,6 +57,20 @@ export interface Config {
   bridges: BridgeConfig[];
   /** Source only: rotate the keys of groups this source administers this often; 0 = never. Default one day. */
   groupRotationSeconds: number;
+  /**
+   * Run with network parameters below the security floor (src/node/securityFloor.ts): CS
+   * starts with them, proxies and sources accept such a directory. Off by default.
+   */
+  insecureNoCover: boolean;
+  /** CS only: which proxies it lists (docs/running.md, "Admitting proxies"). */
+  admission: AdmissionConfig;
+}
+
+export interface AdmissionConfig {
+  /** "any", or the hex Ed25519 identity keys of the proxies allowed (lower case). */
+  allow: 'any' | string[];
+  maxProxies: number;
+  maxProxiesPerIp: number;
 }
 
 export interface BridgeConfig {
@@ -76,21 +92,29 @@ export interface ConfigOverrides {
   queue?: { capacity?: number };
   bridges?: Array<{ group?: string; listen?: string; app?: string }>;
   groupRotationSeconds?: number;
+  insecureNoCover?: boolean;
+  admission?: { allow?: 'any' | string[]; maxProxies?: number; maxProxiesPerIp?: number };
 }
 
+/**
+ * Secure by default (issue 10, F12): delays, cover and loops are on, at the
+ * least that passes the security floor (src/node/securityFloor.ts): mix
+ * occupancy 2 · 5 · 0.2 = 2 packets. What they cost an idle source is stated
+ * in docs/running.md.
+ */
 export const DEFAULT_NETWORK: Readonly<NetworkParams> = Object.freeze({
   packetSize: 2048,
   maxHops: 5,
-  meanDelayMs: 50,
+  meanDelayMs: 200,
   maxDelayMs: 5000,
   epochSeconds: 3600,
   graceSeconds: 300,
   mailboxTtlSeconds: 604800,
   mailboxQuota: 10000,
-  lambdaPerSecond: 0,
-  loopPerSecond: 0,
-  mixLoopPerSecond: 0,
-  deliveryPerSecond: 0,
+  lambdaPerSecond: 1,
+  loopPerSecond: 0.25,
+  mixLoopPerSecond: 5,
+  deliveryPerSecond: 1,
 });
 
 export const DEFAULT_QUEUE_CAPACITY = 10000;
@@ -159,6 +183,17 @@ export function validateConfig(raw: unknown, baseDir: string, overrides: ConfigO
   const bridges = parseBridges(merged.bridges, role);
   // Groups this source administers get a new key on this schedule (forward secrecy of the group layer).
   const groupRotationSeconds = integer(merged.groupRotationSeconds, 'groupRotationSeconds', 0, 365 * 86400, 86400);
+  const insecureNoCover = boolean(merged.insecureNoCover, 'insecureNoCover', false);
+  if (role === 'central' && !insecureNoCover) {
+    const problems = securityProblems(network);
+    if (problems.length > 0) {
+      throw new ConfigError(
+        'network',
+        `parameters below the security floor: ${problems.join('; ')}. Raise them, or set "insecureNoCover": true (--insecure-no-cover) to run without that protection deliberately`,
+      );
+    }
+  }
+  const admission = parseAdmission(merged.admission, role);
 
   return {
     role,
@@ -172,6 +207,8 @@ export function validateConfig(raw: unknown, baseDir: string, overrides: ConfigO
     central,
     network,
     queue,
+    insecureNoCover,
+    admission,
   };
 }
 
@@ -215,6 +252,8 @@ const TOP_FIELDS = [
   'queue',
   'bridges',
   'groupRotationSeconds',
+  'insecureNoCover',
+  'admission',
 ];
 const NETWORK_FIELDS = Object.keys(DEFAULT_NETWORK);
 
@@ -366,10 +405,58 @@ function parseBridges(raw: unknown, role: Role): BridgeConfig[] {
     const o = objectWith(b, f, ['group', 'listen', 'app']);
     if (typeof o.group !== 'string' || o.group === '')
       throw new ConfigError(`${f}.group`, `must be a group name (got ${got(o.group)})`);
-    return {
-      group: o.group,
-      listen: parseHostPort(o.listen, `${f}.listen`),
-      app: parseHostPort(o.app, `${f}.app`),
-    };
+    const listen = parseHostPort(o.listen, `${f}.listen`);
+    const app = parseHostPort(o.app, `${f}.app`);
+    // F14: a bridge carries the group's plaintext; it must never reach another machine.
+    for (const [name, hp] of [
+      ['listen', listen],
+      ['app', app],
+    ] as const) {
+      if (!(hp.host === '::1' || hp.host.startsWith('127.'))) {
+        throw new ConfigError(
+          `${f}.${name}`,
+          `must be a loopback address (127.0.0.1 or ::1), not ${formatHostPort(hp)}`,
+        );
+      }
+    }
+    return { group: o.group, listen, app };
   });
+}
+
+function boolean(value: unknown, field: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new ConfigError(field, `must be true or false (got ${got(value)})`);
+  return value;
+}
+
+function parseAdmission(raw: unknown, role: Role): AdmissionConfig {
+  const defaults: AdmissionConfig = {
+    allow: 'any',
+    maxProxies: MAX_PROXIES,
+    maxProxiesPerIp: DEFAULT_MAX_PROXIES_PER_IP,
+  };
+  if (raw === undefined) return defaults;
+  if (role !== 'central') throw new ConfigError('admission', 'only a central server admits proxies; remove this field');
+  const o = objectWith(raw, 'admission', ['allow', 'maxProxies', 'maxProxiesPerIp']);
+  let allow: AdmissionConfig['allow'] = 'any';
+  if (o.allow !== undefined && o.allow !== 'any') {
+    if (!Array.isArray(o.allow) || o.allow.some((k) => typeof k !== 'string' || !/^[0-9a-fA-F]{64}$/.test(k))) {
+      throw new ConfigError(
+        'admission.allow',
+        `must be "any" or a list of proxy identity keys (64 hex characters each, as \`mixd init\` prints them) (got ${got(o.allow)})`,
+      );
+    }
+    allow = (o.allow as string[]).map((k) => k.toLowerCase());
+  }
+  return {
+    allow,
+    maxProxies: integer(o.maxProxies, 'admission.maxProxies', 1, MAX_PROXIES, MAX_PROXIES),
+    maxProxiesPerIp: integer(
+      o.maxProxiesPerIp,
+      'admission.maxProxiesPerIp',
+      1,
+      MAX_PROXIES,
+      DEFAULT_MAX_PROXIES_PER_IP,
+    ),
+  };
 }

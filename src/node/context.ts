@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { CryptoBackend } from '../scramble/crypto/backend.js';
 import type { Clock } from './clock.js';
+import type { DropReason } from './dropReasons.js';
 import type { Metrics } from './metrics.js';
 import type { Transport } from './transport.js';
 
@@ -29,7 +30,7 @@ export interface NodeContext {
 }
 
 /** Drop a datagram with a counter and a debug line: never a crash, never silence. */
-export function countDrop(ctx: NodeContext, reason: string, detail?: string): void {
+export function countDrop(ctx: NodeContext, reason: DropReason, detail?: string): void {
   ctx.metrics.drops.inc({ reason });
   ctx.log.debug({ reason, detail }, 'dropped datagram');
 }

@@ -1,5 +1,6 @@
 import { MalformedMessage } from './codec.js';
 import { countDrop, type NodeContext } from './context.js';
+import { controlDropReason } from './dropReasons.js';
 import { type ControlMessage, decodeAnyControl } from './wire.js';
 
 /**
@@ -15,7 +16,7 @@ export function decodeControlOrCount(ctx: NodeContext, bytes: Uint8Array): Contr
     return msg;
   } catch (err) {
     if (!(err instanceof MalformedMessage)) throw err;
-    countDrop(ctx, `control_${err.reason}`, err.message);
+    countDrop(ctx, controlDropReason(err.reason), err.message);
     return null;
   }
 }

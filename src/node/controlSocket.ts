@@ -1,11 +1,15 @@
-import { chmodSync, existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { GroupError } from '../group/errors.js';
+import { ConfigError } from './config.js';
+import { type ErrorCode, isErrorCode, MixdError } from './errors.js';
+import { NoRoute } from './routes.js';
 
 /**
  * Local control interface of a daemon: a unix socket (mode 0600, so only the
  * owner can drive it) speaking newline-delimited JSON.
  *   request:  {"id": 1, "method": "status", "params": {...}}
- *   response: {"id": 1, "result": ...} | {"id": 1, "error": "message"}
+ *   response: {"id": 1, "result": ...} | {"id": 1, "error": {"code": "REFUSED", "message": "..."}}
  *   events:   {"event": "datagram", "data": ...}  (after a "subscribe" request)
  */
 export type ControlHandler = (
@@ -14,11 +18,23 @@ export type ControlHandler = (
   conn: ControlConnection,
 ) => Promise<unknown> | unknown;
 
-export class ControlError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ControlError';
+/** A refusal for a local caller: a MixdError, code REFUSED unless another is given. */
+export class ControlError extends MixdError {
+  constructor(message: string, code: ErrorCode = 'REFUSED') {
+    super(code, message);
   }
+}
+
+/**
+ * The `{code, message}` a control-socket caller gets for an error a method
+ * threw: typed errors keep their meaning, anything else is a bug (INTERNAL).
+ */
+export function controlErrorOf(err: unknown): { code: ErrorCode; message: string } {
+  if (err instanceof MixdError) return err.toJSON();
+  if (err instanceof GroupError) return { code: 'GROUP', message: err.message };
+  if (err instanceof NoRoute) return { code: 'NO_ROUTE', message: err.message };
+  if (err instanceof ConfigError) return { code: 'CONFIG', message: err.message };
+  return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
 }
 
 export interface ControlConnection {
@@ -27,6 +43,8 @@ export interface ControlConnection {
 }
 
 const MAX_LINE = 1 << 20;
+/** Owner read/write only: the umask under which the control socket is created. */
+const OWNER_ONLY_UMASK = 0o177;
 
 export interface ControlServer {
   /** Stops listening and ends every open connection (a subscriber left open must not block shutdown). */
@@ -70,12 +88,12 @@ export function serveControl(path: string, handler: ControlHandler): Promise<Con
         try {
           req = JSON.parse(line);
         } catch {
-          sock.write(`${JSON.stringify({ id: null, error: 'request is not valid JSON' })}\n`);
+          sock.write(`${JSON.stringify({ id: null, error: MixdError.BAD_REQUEST('request is not valid JSON') })}\n`);
           continue;
         }
         const id = req.id ?? null;
         if (typeof req.method !== 'string') {
-          sock.write(`${JSON.stringify({ id, error: 'request needs a string "method"' })}\n`);
+          sock.write(`${JSON.stringify({ id, error: MixdError.BAD_REQUEST('request needs a string "method"') })}\n`);
           continue;
         }
         const params = (req.params && typeof req.params === 'object' ? req.params : {}) as Record<string, unknown>;
@@ -86,8 +104,7 @@ export function serveControl(path: string, handler: ControlHandler): Promise<Con
               if (!sock.destroyed) sock.write(`${JSON.stringify({ id, result: result ?? null })}\n`);
             },
             (err: unknown) => {
-              const message = err instanceof Error ? err.message : String(err);
-              if (!sock.destroyed) sock.write(`${JSON.stringify({ id, error: message })}\n`);
+              if (!sock.destroyed) sock.write(`${JSON.stringify({ id, error: controlErrorOf(err) })}\n`);
             },
           );
       }
@@ -95,16 +112,22 @@ export function serveControl(path: string, handler: ControlHandler): Promise<Con
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(path, () => {
-      chmodSync(path, 0o600);
-      resolve({
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            for (const sock of open) sock.destroy();
-          }),
+    // bind() creates the socket file synchronously inside listen(): under this umask it is born 0600.
+    // A chmod after listen would leave a window in which any local user could connect and drive the node.
+    const umask = process.umask(OWNER_ONLY_UMASK);
+    try {
+      server.listen(path, () => {
+        resolve({
+          close: () =>
+            new Promise<void>((done) => {
+              server.close(() => done());
+              for (const sock of open) sock.destroy();
+            }),
+        });
       });
-    });
+    } finally {
+      process.umask(umask);
+    }
   });
 }
 
@@ -127,7 +150,7 @@ export class ControlClient {
         const msg = JSON.parse(line) as {
           id?: number;
           result?: unknown;
-          error?: string;
+          error?: unknown;
           event?: string;
           data?: unknown;
         };
@@ -138,12 +161,12 @@ export class ControlClient {
         const p = this.pending.get(msg.id as number);
         if (!p) continue;
         this.pending.delete(msg.id as number);
-        if (msg.error !== undefined) p.reject(new ControlError(msg.error));
+        if (msg.error !== undefined) p.reject(errorFromWire(msg.error));
         else p.resolve(msg.result);
       }
     });
     const failAll = () => {
-      for (const p of this.pending.values()) p.reject(new ControlError('daemon closed the control socket'));
+      for (const p of this.pending.values()) p.reject(MixdError.DAEMON_CLOSED());
       this.pending.clear();
     };
     sock.on('close', failAll);
@@ -158,11 +181,7 @@ export class ControlClient {
         resolve(new ControlClient(sock));
       });
       sock.once('error', (err: NodeJS.ErrnoException) => {
-        reject(
-          new ControlError(
-            `cannot reach the daemon's control socket ${path} (${err.code ?? err.message}): is the daemon running with this data directory?`,
-          ),
-        );
+        reject(MixdError.DAEMON_UNREACHABLE(path, err.code ?? err.message));
       });
     });
   }
@@ -182,4 +201,13 @@ export class ControlClient {
   close(): void {
     this.sock.end();
   }
+}
+
+/** A MixdError from the `error` field of a response (a bare string, from an older daemon, is INTERNAL). */
+function errorFromWire(e: unknown): MixdError {
+  if (typeof e === 'object' && e !== null) {
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    return new MixdError(isErrorCode(code) ? code : 'INTERNAL', typeof message === 'string' ? message : 'error');
+  }
+  return new MixdError('INTERNAL', String(e));
 }

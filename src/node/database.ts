@@ -29,6 +29,8 @@ export interface NodeDatabase {
   flushed(): Promise<void>;
   /** Flushes, then closes the environment; the handles above are dead afterwards. */
   close(): Promise<void>;
+  /** True once close() was called: deferred writers must not write any more. */
+  readonly closing: boolean;
 }
 
 const BINARY = { keyEncoding: 'binary', encoding: 'binary' } as const;
@@ -55,6 +57,9 @@ export function openDatabase(dir: string): NodeDatabase {
     replay,
     async flushed() {
       await root.flushed;
+    },
+    get closing() {
+      return closed !== undefined;
     },
     close() {
       closed ??= (async () => {

@@ -1,5 +1,6 @@
 import type { HopCommand } from '../scramble/commands.js';
 import type { CryptoBackend } from '../scramble/crypto/backend.js';
+import { CryptoFailure } from '../scramble/errors.js';
 import type { PacketGeometry } from '../scramble/geometry.js';
 import type { RouteHop } from '../scramble/header.js';
 import { createPacket } from '../scramble/packet.js';
@@ -110,7 +111,8 @@ export interface RoutedPacket {
  * The one way every node builds a packet of its own (sources, P2's copies,
  * mix loops): a route through `mixes` to `last` (buildRoute), the Sphinx
  * packet carrying `body`, and the first hop's address. NoRoute when a node
- * lacks a key for `epoch` or has an unusable address.
+ * lacks a key for `epoch`, has an unusable address or an unusable mix key:
+ * never any other error for anything the directory says.
  */
 export function routedPacket(
   crypto: CryptoBackend,
@@ -126,5 +128,11 @@ export function routedPacket(
   const { route, firstHop, delays } = buildRoute(crypto, dir, mixes, last, final, epoch);
   const to = parsePeer(firstHop.address);
   if (!to) throw new NoRoute(`first hop has an unusable address ${firstHop.address}`);
-  return { packet: createPacket(crypto, geometry, route, body, rng), to, delays };
+  try {
+    return { packet: createPacket(crypto, geometry, route, body, rng), to, delays };
+  } catch (err) {
+    // A low-order mix key that slipped past directory validation (F1): no route, never a crash.
+    if (err instanceof CryptoFailure) throw new NoRoute(`a mix key on the route is unusable: ${err.message}`);
+    throw err;
+  }
 }

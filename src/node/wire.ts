@@ -1,4 +1,5 @@
 import { MalformedMessage, Reader, Writer } from './codec.js';
+import { DIRECTORY_FRAME_BYTES } from './limits.js';
 
 /**
  * Datagram framing. Byte 0 says what follows:
@@ -10,19 +11,28 @@ export const FRAME_CONTROL = 0x02;
 export const WIRE_VERSION = 1;
 
 export type ControlMessage =
-  | { type: 'dirRequest' }
+  /** Page `page` of the directory issued at `issuedAtMs` (0: the current one). Sent padded: see directoryRequestFrame. */
+  | { type: 'dirRequest'; page: number; issuedAtMs: number }
   | { type: 'dirResponse'; document: Uint8Array; signature: Uint8Array }
   | { type: 'descriptor'; descriptor: Uint8Array; signature: Uint8Array }
   | { type: 'descriptorAck'; ok: boolean }
   | { type: 'hello'; identityKey: Uint8Array }
   | { type: 'challenge'; nonce: Uint8Array }
   | { type: 'register'; identityKey: Uint8Array; nonce: Uint8Array; signature: Uint8Array }
-  | { type: 'registered'; mailbox: Uint8Array }
-  | { type: 'keepalive'; identityKey: Uint8Array; timeMs: number; signature: Uint8Array }
+  /** `cookie` binds the session to the address the registration came from (CS only checks it). */
+  | { type: 'registered'; mailbox: Uint8Array; cookie: Uint8Array }
+  | { type: 'keepalive'; identityKey: Uint8Array; timeMs: number; cookie: Uint8Array; signature: Uint8Array }
   /** Sealed to the recipient source: see deliveryFrame.ts. Real, SURB-reply and dummy deliveries look alike. */
   | { type: 'delivery'; sealed: Uint8Array }
   | { type: 'ack'; identityKey: Uint8Array; timeMs: number; ids: number[]; signature: Uint8Array }
-  | { type: 'error'; code: string; text: string };
+  | { type: 'error'; code: string; text: string }
+  /** CS → S: the address cookie for the address a keepalive came from (inside `boxed` only). */
+  | { type: 'cookie'; cookie: Uint8Array }
+  /** CS → S: a control frame (challenge, registered, error, cookie) boxed by CS's key: see boxedControl.ts. */
+  | { type: 'boxed'; sealed: Uint8Array }
+  /** CS → the address a proxy advertises: answer with `probeReply` carrying the same nonce. */
+  | { type: 'probe'; nonce: Uint8Array }
+  | { type: 'probeReply'; nonce: Uint8Array };
 
 export type DeliveryKind = 'message' | 'surbReply' | 'dummy';
 
@@ -39,14 +49,22 @@ const TYPE_CODES: Record<ControlMessage['type'], number> = {
   delivery: 10,
   ack: 11,
   error: 12,
+  cookie: 13,
+  boxed: 14,
+  probe: 15,
+  probeReply: 16,
 };
 const CODE_TYPES = new Map(Object.entries(TYPE_CODES).map(([k, v]) => [v, k as ControlMessage['type']]));
 export const MAX_ACK_IDS = 256;
+/** Address cookies (registered, keepalive, cookie) and probe nonces, in bytes. */
+export const COOKIE_BYTES = 16;
+export const PROBE_NONCE_BYTES = 32;
 
 export function encodeControl(msg: ControlMessage): Uint8Array {
   const w = new Writer().u8(FRAME_CONTROL).u8(WIRE_VERSION).u8(TYPE_CODES[msg.type]);
   switch (msg.type) {
     case 'dirRequest':
+      w.u16(msg.page).u64(msg.issuedAtMs);
       break;
     case 'dirResponse':
       w.u32(msg.document.length).fixed(msg.document).fixed(msg.signature);
@@ -67,10 +85,10 @@ export function encodeControl(msg: ControlMessage): Uint8Array {
       w.fixed(msg.identityKey).fixed(msg.nonce).fixed(msg.signature);
       break;
     case 'registered':
-      w.fixed(msg.mailbox);
+      w.fixed(msg.mailbox).fixed(msg.cookie);
       break;
     case 'keepalive':
-      w.fixed(msg.identityKey).u64(msg.timeMs).fixed(msg.signature);
+      w.fixed(msg.identityKey).u64(msg.timeMs).fixed(msg.cookie).fixed(msg.signature);
       break;
     case 'delivery':
       w.bytes(msg.sealed);
@@ -82,6 +100,16 @@ export function encodeControl(msg: ControlMessage): Uint8Array {
       break;
     case 'error':
       w.string(msg.code).string(msg.text);
+      break;
+    case 'cookie':
+      w.fixed(msg.cookie);
+      break;
+    case 'boxed':
+      w.bytes(msg.sealed);
+      break;
+    case 'probe':
+    case 'probeReply':
+      w.fixed(msg.nonce);
       break;
   }
   return w.finish();
@@ -99,7 +127,7 @@ export function decodeControl(frame: Uint8Array): ControlMessage {
   let msg: ControlMessage;
   switch (type) {
     case 'dirRequest':
-      msg = { type };
+      msg = { type, page: r.u16(), issuedAtMs: r.u64() };
       break;
     case 'dirResponse': {
       const len = r.u32();
@@ -125,10 +153,16 @@ export function decodeControl(frame: Uint8Array): ControlMessage {
       msg = { type, identityKey: r.fixed(32), nonce: r.fixed(32), signature: r.fixed(64) };
       break;
     case 'registered':
-      msg = { type, mailbox: r.fixed(16) };
+      msg = { type, mailbox: r.fixed(16), cookie: r.fixed(COOKIE_BYTES) };
       break;
     case 'keepalive':
-      msg = { type, identityKey: r.fixed(32), timeMs: r.u64(), signature: r.fixed(64) };
+      msg = {
+        type,
+        identityKey: r.fixed(32),
+        timeMs: r.u64(),
+        cookie: r.fixed(COOKIE_BYTES),
+        signature: r.fixed(64),
+      };
       break;
     case 'delivery':
       msg = { type, sealed: r.bytes() };
@@ -145,6 +179,16 @@ export function decodeControl(frame: Uint8Array): ControlMessage {
     }
     case 'error':
       msg = { type, code: r.string(), text: r.string() };
+      break;
+    case 'cookie':
+      msg = { type, cookie: r.fixed(COOKIE_BYTES) };
+      break;
+    case 'boxed':
+      msg = { type, sealed: r.bytes() };
+      break;
+    case 'probe':
+    case 'probeReply':
+      msg = { type, nonce: r.fixed(PROBE_NONCE_BYTES) };
       break;
   }
   r.end();
@@ -209,4 +253,13 @@ export function unpadControl(bytes: Uint8Array): Uint8Array {
 /** Decodes a control frame, padded or not. */
 export function decodeAnyControl(bytes: Uint8Array): ControlMessage {
   return decodeControl(bytes[0] === FRAME_PADDED ? unpadControl(bytes) : bytes);
+}
+
+/**
+ * A directory request as it goes on the wire: padded to DIRECTORY_FRAME_BYTES,
+ * the most any directory page answer takes, so nobody can make CS send more
+ * bytes to a (spoofed) address than it received from it.
+ */
+export function directoryRequestFrame(page: number, issuedAtMs: number): Uint8Array {
+  return padControl(encodeControl({ type: 'dirRequest', page, issuedAtMs }), DIRECTORY_FRAME_BYTES);
 }

@@ -5,16 +5,18 @@ import { countDrop, type NodeContext } from '../node/context.js';
 import { decodeControlOrCount } from '../node/controlInbox.js';
 import { encodeDescriptor, type IndexedDirectory, signDocument } from '../node/directory.js';
 import type { DirectoryFetcher } from '../node/directoryFetcher.js';
+import { HopLimits } from '../node/hopLimits.js';
 import { hex, nodeIdOf } from '../node/ids.js';
 import { keyExpiryMs, MixKeyRing } from '../node/mixKeys.js';
 import { currentEpoch, NoRoute, pickProxies, poissonGapMs, routedPacket } from '../node/routes.js';
 import { unwrapOrCount } from '../node/sphinxInbox.js';
-import { type Peer, parsePeer } from '../node/transport.js';
+import { type Peer, parsePeer, peerKey } from '../node/transport.js';
 import { encodeControl, FRAME_CONTROL, FRAME_SPHINX } from '../node/wire.js';
 import { type PacketGeometry, packetGeometry } from '../scramble/geometry.js';
 import type { ReplayCache } from '../scramble/replayCache.js';
 import { systemRng } from '../scramble/rng.js';
 import type { FanoutHandler, FanoutHost } from './fanoutHandler.js';
+import { QueueAdmission } from './queueAdmission.js';
 
 export interface ProxyOptions {
   advertise: string;
@@ -28,6 +30,9 @@ interface Held {
   packet: Uint8Array;
   to: Peer;
   epoch: number;
+  /** The previous hop it came from (null for packets this proxy made) and whether its delay was long. */
+  hop: string | null;
+  long: boolean;
 }
 
 /**
@@ -44,6 +49,10 @@ export class ProxyNode {
   private immediate: TimerHandle | null = null;
   private timers: TimerHandle[] = [];
   private readonly fanout: FanoutHandler | null;
+  private readonly admission: QueueAdmission;
+  private readonly limits: HopLimits;
+  /** "IP:PORT" of every node in the current directory: they get a mix's rate budget. */
+  private directoryNodes = new Set<string>();
 
   constructor(
     private readonly ctx: NodeContext,
@@ -60,6 +69,11 @@ export class ProxyNode {
         directory: (): IndexedDirectory | null => this.directory.current(),
         enqueue: (packet, to, due) => this.enqueueOwn(packet, to, due),
       }) ?? null;
+    this.admission = new QueueAdmission(opts.queueCapacity);
+    this.limits = new HopLimits((peer) => this.directoryNodes.has(peer), ctx.now());
+    directory.onUpdate((d) => {
+      this.directoryNodes = directoryAddresses(d);
+    });
   }
 
   /** Waits for the first directory (network parameters), then serves. */
@@ -87,6 +101,7 @@ export class ProxyNode {
     const gap = rate > 0 ? poissonGapMs(this.ctx.crypto, rate) : 5000;
     const t = this.ctx.clock.setTimeout(() => {
       this.timers = this.timers.filter((x) => x !== t);
+      // A loop that cannot be built must not end the loop schedule (or the process).
       if (rate > 0) this.sendMixLoop();
       if (this.ring) this.scheduleMixLoop();
     }, gap);
@@ -163,17 +178,30 @@ export class ProxyNode {
   }
 
   onDatagram(bytes: Uint8Array, from: Peer): void {
+    if (!this.limits.allow(bytes[0], peerKey(from), this.ctx.now())) return countDrop(this.ctx, 'rate_limited');
     if (bytes[0] === FRAME_CONTROL) {
       const msg = decodeControlOrCount(this.ctx, bytes);
       if (msg?.type === 'dirResponse') this.directory.offer(msg, from);
+      else if (msg?.type === 'probe') this.answerProbe(msg.nonce, from);
       else if (msg && msg.type !== 'descriptorAck') countDrop(this.ctx, 'unexpected_control', msg.type);
       return;
     }
     if (bytes[0] !== FRAME_SPHINX) return countDrop(this.ctx, 'bad_frame');
-    this.onSphinx(bytes);
+    this.onSphinx(bytes, from);
   }
 
-  private onSphinx(bytes: Uint8Array): void {
+  /**
+   * CS checks that our advertised address answers before it lists us: the
+   * nonce it sent there goes back to CS, from this socket (the same size, so a
+   * spoofed probe cannot make us amplify anything towards CS).
+   */
+  private answerProbe(nonce: Uint8Array, from: Peer): void {
+    if (peerKey(from) !== peerKey(this.opts.central)) return countDrop(this.ctx, 'not_from_central', 'probe');
+    this.ctx.metrics.packetsOut.inc({ kind: 'probeReply' });
+    this.ctx.transport.send(this.opts.central, encodeControl({ type: 'probeReply', nonce }));
+  }
+
+  private onSphinx(bytes: Uint8Array, from: Peer): void {
     this.ctx.metrics.packetsIn.inc({ kind: 'sphinx' });
     if (!this.ring || !this.geometry) return countDrop(this.ctx, 'not_ready');
     const now = this.ctx.now();
@@ -198,7 +226,12 @@ export class ProxyNode {
         const next = dir.byId.get(hex(r.next));
         const to = next ? parsePeer(next.address) : null;
         if (!to) return countDrop(this.ctx, 'unknown_next_hop');
-        if (!this.queue.push({ packet: r.packet, to, epoch: unwrapped.epoch }, due)) {
+        const hop = peerKey(from);
+        const long = QueueAdmission.isLong(r.delayMs, params.meanDelayMs);
+        const refused = this.admission.admit(hop, long);
+        if (refused) return countDrop(this.ctx, refused);
+        if (!this.queue.push({ packet: r.packet, to, epoch: unwrapped.epoch, hop, long }, due)) {
+          this.admission.release(hop, long);
           return countDrop(this.ctx, 'queue_full');
         }
         this.ctx.metrics.delayMs.observe(r.delayMs);
@@ -221,7 +254,7 @@ export class ProxyNode {
 
   /** Queues a packet this node built itself (fan-out copies, mix loops). */
   enqueueOwn(packet: Uint8Array, to: Peer, dueMs: number): boolean {
-    if (!this.queue.push({ packet, to, epoch: -1 }, dueMs)) {
+    if (!this.queue.push({ packet, to, epoch: -1, hop: null, long: false }, dueMs)) {
       countDrop(this.ctx, 'queue_full');
       return false;
     }
@@ -250,6 +283,7 @@ export class ProxyNode {
     this.timer = null;
     this.timerDue = Number.POSITIVE_INFINITY;
     for (const h of this.queue.popDue(this.ctx.now())) {
+      if (h.hop !== null) this.admission.release(h.hop, h.long);
       this.ctx.metrics.packetsOut.inc({ kind: 'sphinx' });
       this.ctx.transport.send(h.to, h.packet);
     }
@@ -257,4 +291,14 @@ export class ProxyNode {
     const next = this.queue.nextDueMs();
     if (next !== undefined) this.schedule(next);
   }
+}
+
+/** The "IP:PORT" of CS and every proxy a directory lists. */
+function directoryAddresses(d: IndexedDirectory): Set<string> {
+  const out = new Set<string>();
+  for (const n of [d.central, ...d.proxies]) {
+    const p = parsePeer(n.address);
+    if (p) out.add(peerKey(p));
+  }
+  return out;
 }

@@ -83,8 +83,16 @@ export interface NodeProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function startNode(dir: string, extra: string[] = []): Promise<NodeProcess> {
-  const proc = spawn(process.execPath, [...NODE_ARGS, '--dir', dir, ...FAST, ...extra], {
+/** How long a daemon process may take to print its ready line (tsx compiles on a loaded machine slowly). */
+const READY_MS = 90_000;
+
+export function startNode(
+  dir: string,
+  extra: string[] = [],
+  options: { realTiming?: boolean } = {},
+): Promise<NodeProcess> {
+  const timing = options.realTiming ? [] : FAST;
+  const proc = spawn(process.execPath, [...NODE_ARGS, '--dir', dir, ...timing, ...extra], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -95,7 +103,10 @@ export function startNode(dir: string, extra: string[] = []): Promise<NodeProces
   });
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error(`node in ${dir} not ready in 30 s: ${err}`)), 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`node in ${dir} not ready in ${READY_MS / 1000} s: ${err}`)),
+      READY_MS,
+    );
     proc.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`node in ${dir} exited with ${code}: ${err}`));

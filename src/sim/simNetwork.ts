@@ -31,6 +31,8 @@ export interface SimNetworkOptions {
   sources: number;
   network: Partial<NetworkParams>;
   inviteKdf?: InviteKdf;
+  /** The parameters are below the security floor on purpose (the ablation, or the user's choice). */
+  insecureNoCover?: boolean;
 }
 
 /** The adversary's view of one datagram: endpoints and size, no content. */
@@ -46,6 +48,7 @@ export async function inProcessNetwork(o: SimNetworkOptions): Promise<SimNetwork
     sources: o.sources,
     network: o.network,
     inviteKdf: o.inviteKdf,
+    insecureNoCover: o.insecureNoCover,
   });
   const roles = new Map<string, Role>();
   roles.set(peerKey(net.central.local), 'central');
@@ -99,7 +102,7 @@ export async function multiProcessNetwork(o: SimNetworkOptions): Promise<SimNetw
   for (const [k, v] of Object.entries(o.network)) if (typeof v === 'number') network[k] = v;
   let cluster: Awaited<ReturnType<typeof startCluster>>;
   try {
-    cluster = await startCluster(o.proxies, o.sources, [], network);
+    cluster = await startCluster(o.proxies, o.sources, [], network, { insecureNoCover: o.insecureNoCover });
   } finally {
     if (previous === undefined) delete process.env.MIXD_SIM_TAP_DIR;
     else process.env.MIXD_SIM_TAP_DIR = previous;

@@ -1,5 +1,7 @@
 import { writeFileSync } from 'node:fs';
+import { DEFAULT_NETWORK } from '../node/config.js';
 import { hex } from '../node/ids.js';
+import { MIN_MIX_OCCUPANCY, securityProblems } from '../node/securityFloor.js';
 import { analyseAnonymity, mulberry32, type TrueMessage } from './adversary.js';
 import {
   buildReport,
@@ -75,18 +77,23 @@ async function runOnce(o: SimOptions, label: string, defended: boolean): Promise
   say(
     `${label}: starting 1 central, ${o.proxies} proxies, ${o.sources} sources${o.processes ? ' as separate processes' : ''}`,
   );
+  const network = {
+    meanDelayMs: mu,
+    maxDelayMs: Math.max(100, mu * 20),
+    lambdaPerSecond: cover ? o.lambda : 0,
+    loopPerSecond: cover ? o.lambda / 5 : 0,
+    // Enough mix loops for the security floor's occupancy of 2 packets per mix at this mean delay.
+    mixLoopPerSecond: cover ? Math.max(2, mu > 0 ? (MIN_MIX_OCCUPANCY * 1000) / (2 * mu) : 0) : 0,
+    deliveryPerSecond: cover ? o.lambda : 0,
+  };
+  // The ablation is below the floor by design; a defended run only when the user asked for that.
+  const insecureNoCover = securityProblems({ ...DEFAULT_NETWORK, ...network }).length > 0;
   const netOptions = {
     proxies: o.proxies,
     sources: o.sources,
-    network: {
-      meanDelayMs: mu,
-      maxDelayMs: Math.max(100, mu * 20),
-      lambdaPerSecond: cover ? o.lambda : 0,
-      loopPerSecond: cover ? o.lambda / 5 : 0,
-      mixLoopPerSecond: cover ? 2 : 0,
-      deliveryPerSecond: cover ? o.lambda : 0,
-    },
+    network,
     inviteKdf: INVITE_KDF,
+    insecureNoCover,
   };
   const net = o.processes ? await multiProcessNetwork(netOptions) : await inProcessNetwork(netOptions);
   try {

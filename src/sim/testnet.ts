@@ -15,7 +15,9 @@ import {
   type LogLevel,
   type NetworkParams,
 } from '../node/config.js';
+import { ControlClient } from '../node/controlSocket.js';
 import { MemoryNetwork, type MemoryNetworkOptions } from '../node/memoryNetwork.js';
+import { NO_COVER } from '../node/securityFloor.js';
 import type { SentDatagram } from '../node/transport.js';
 import { VirtualClock } from '../node/virtualClock.js';
 import type { SourceNode } from '../source/sourceNode.js';
@@ -64,6 +66,12 @@ export interface TestnetOptions {
   readyLimitMs?: number;
   /** Real world: serve each node's control socket (default false). */
   controlSockets?: boolean;
+  /** Every node accepts parameters below the security floor (src/node/securityFloor.ts): say so explicitly. */
+  insecureNoCover?: boolean;
+  /** Each proxy's delay-queue capacity (default DEFAULT_QUEUE_CAPACITY). */
+  queueCapacity?: number;
+  /** CS's admission policy (default: open, and no per-IP cap worth the name: every node shares one IP). */
+  admission?: Config['admission'];
 }
 
 /** What a testnet needs from a test framework (node-tap's `t` fits). */
@@ -113,6 +121,15 @@ export interface Testnet extends TimeDriver {
   stopNode(d: Daemon): Promise<void>;
   /** Starts a node again with its name, data directory, port and stores (stopping it first if needed). */
   restartNode(d: Daemon): Promise<Daemon>;
+  /**
+   * Starts one more source pinning this network's CS key; `central` overrides the address it
+   * reaches CS at (e.g. a relay in a test). Stopped with the network. Resolves once it runs, not
+   * once it registers.
+   */
+  addSource(
+    name: string,
+    options?: { central?: { host: string; port: number }; insecureNoCover?: boolean },
+  ): Promise<Daemon>;
   stop(): Promise<void>;
 }
 
@@ -125,6 +142,38 @@ export const TESTNET_TIMING: DaemonTiming = {
 };
 
 export const TEST_INVITE_KDF: InviteKdf = { opsLimit: 1, memLimitBytes: 8 * 1024 * 1024 };
+
+/**
+ * What most integration tests run on, for speed: no cover, 50 ms mean delay. It is below the
+ * security floor (src/node/securityFloor.ts), so it works only with `insecureNoCover: true`,
+ * which every such test passes explicitly.
+ */
+export const FAST_TEST_NETWORK: Readonly<Partial<NetworkParams>> = Object.freeze({ ...NO_COVER, meanDelayMs: 50 });
+
+/** What tests and benches need of a daemon, wherever it runs: its UDP port and its control methods. */
+export interface ControlledNode {
+  ready: { role: string; listen: { host: string; port: number } };
+  call<T = unknown>(method: string, params?: Record<string, unknown>): Promise<T>;
+}
+
+/**
+ * A daemon of this process as a ControlledNode: calls go through its real control socket when it
+ * serves one (the same path as the CLI), else through the same dispatcher in process.
+ */
+export function controlled(d: Daemon): ControlledNode {
+  return {
+    ready: { role: d.role, listen: d.local },
+    async call<T>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+      if (!d.controlPath) return d.call<T>(method, params);
+      const c = await ControlClient.connect(d.controlPath);
+      try {
+        return (await c.call(method, params)) as T;
+      } finally {
+        c.close();
+      }
+    },
+  };
+}
 
 function nodeConfig(
   role: Config['role'],
@@ -143,9 +192,12 @@ function nodeConfig(
     crypto: o.crypto ?? 'sodium',
     central,
     network,
-    queue: { capacity: DEFAULT_QUEUE_CAPACITY },
+    queue: { capacity: role === 'proxy' ? (o.queueCapacity ?? DEFAULT_QUEUE_CAPACITY) : DEFAULT_QUEUE_CAPACITY },
     bridges: [],
     groupRotationSeconds: role === 'source' ? (o.groupRotationSeconds ?? 0) : 0,
+    insecureNoCover: o.insecureNoCover ?? false,
+    // Every node of a testnet shares one IP: let CS list them all.
+    admission: o.admission ?? { allow: 'any', maxProxies: 1000, maxProxiesPerIp: 1000 },
   };
 }
 
@@ -297,6 +349,14 @@ export async function createTestnet(t: TestHost | null, o: TestnetOptions): Prom
         }
         if (net.central === d) net.central = again;
         return again;
+      },
+      async addSource(name, options = {}) {
+        const config = nodeConfig('source', join(root, name), networkParams, o, {
+          ...ref,
+          address: options.central ? { ...ref.address, ...options.central } : ref.address,
+        });
+        if (options.insecureNoCover !== undefined) config.insecureNoCover = options.insecureNoCover;
+        return launch(config, name);
       },
       stop: stopAll,
     };

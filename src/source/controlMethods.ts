@@ -1,6 +1,6 @@
 import { GroupError } from '../group/errors.js';
 import type { ControlConnection } from '../node/controlSocket.js';
-import { ControlError } from '../node/controlSocket.js';
+import { MixdError } from '../node/errors.js';
 import { NoRoute } from '../node/routes.js';
 import { parsePeer } from '../node/transport.js';
 import type { SourceNode } from './sourceNode.js';
@@ -10,7 +10,7 @@ type Method = (params: Record<string, unknown>, conn: ControlConnection) => unkn
 
 function str(params: Record<string, unknown>, name: string): string {
   const v = params[name];
-  if (typeof v !== 'string' || v === '') throw new ControlError(`"${name}" must be a non-empty string`);
+  if (typeof v !== 'string' || v === '') throw MixdError.BAD_REQUEST(`"${name}" must be a non-empty string`);
   return v;
 }
 
@@ -18,14 +18,14 @@ function bytes(params: Record<string, unknown>, name: string): Uint8Array {
   return new Uint8Array(Buffer.from(str(params, name), 'base64'));
 }
 
-/** Turns the errors a user can act on into one clear control-socket error line. */
+/** Turns the errors a user can act on into a coded control-socket error. */
 function userFacing<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    if (err instanceof GroupError || err instanceof NoRoute || err instanceof RangeError) {
-      throw new ControlError(err.message);
-    }
+    if (err instanceof GroupError) throw MixdError.GROUP(err.message);
+    if (err instanceof NoRoute) throw MixdError.NO_ROUTE(err.message);
+    if (err instanceof RangeError) throw MixdError.BAD_REQUEST(err.message);
     throw err;
   }
 }
@@ -60,7 +60,7 @@ export function sourceMethods(source: SourceNode): Record<string, Method> {
       userFacing(() => source.groups.members(group));
       const listen = parsePeer(str(p, 'listen'), { allowPortZero: true });
       const app = parsePeer(str(p, 'app'));
-      if (!listen || !app) throw new ControlError('"listen" and "app" must be IP:PORT, e.g. 127.0.0.1:9000');
+      if (!listen || !app) throw MixdError.BAD_REQUEST('"listen" and "app" must be IP:PORT, e.g. 127.0.0.1:9000');
       bridges.get(group)?.close();
       const bridge = await UdpBridge.open(source, group, listen, app);
       bridges.set(group, bridge);

@@ -18,6 +18,8 @@ export interface CoverOptions {
   makeLoop: () => { packet: Uint8Array; to: Peer } | null;
   send: (packet: Uint8Array, to: Peer) => void;
   onQueueFull: () => void;
+  /** A cover event threw (a bug: expected failures return null): report it; the schedule goes on. */
+  onError?: (err: unknown) => void;
 }
 
 export class CoverTraffic {
@@ -74,8 +76,14 @@ export class CoverTraffic {
       () => {
         this.timers = this.timers.filter((x) => x !== t);
         if (!this.running) return;
-        fn();
+        // Schedule first: whatever one event does, the Poisson process must not stop (F1).
         this.schedule(rate, fn);
+        try {
+          fn();
+        } catch (err) {
+          if (!this.opts.onError) throw err;
+          this.opts.onError(err);
+        }
       },
       poissonGapMs(this.crypto, rate),
     );

@@ -43,6 +43,7 @@ import { countDrop, type NodeContext } from '../node/context.js';
 import { ControlError } from '../node/controlSocket.js';
 import type { IndexedDirectory, NodeDescriptor } from '../node/directory.js';
 import { mixKeyFor } from '../node/directory.js';
+import { groupDropReason } from '../node/dropReasons.js';
 import { hex, mailboxIdOf } from '../node/ids.js';
 import { currentEpoch, NoRoute, pickProxies, routedPacket } from '../node/routes.js';
 import type { GroupStorage } from '../node/stores.js';
@@ -471,7 +472,7 @@ export class GroupManager {
       msg = openGroupMessage(ctx.crypto, this.groups, c0, ctx.now());
     } catch (err) {
       if (err instanceof GroupError) {
-        countDrop(ctx, `group_${err.reason}`, err.message);
+        countDrop(ctx, groupDropReason(err.reason), err.message);
         return true;
       }
       throw err;
@@ -578,7 +579,7 @@ export class GroupManager {
       }
     } catch (err) {
       if (err instanceof GroupError) {
-        countDrop(ctx, `group_${err.reason}`, err.message);
+        countDrop(ctx, groupDropReason(err.reason), err.message);
         return true;
       }
       throw err;

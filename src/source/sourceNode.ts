@@ -1,6 +1,7 @@
 import { encodeAddress, parseAddress } from '../group/address.js';
 import { DIRECT_KIND, DIRECT_VERSION, openDirect, sealDirect } from '../group/direct.js';
 import type { InviteKdf } from '../group/invite.js';
+import { openControl, type SourceControl } from '../node/boxedControl.js';
 import type { TimerHandle } from '../node/clock.js';
 import { MalformedMessage } from '../node/codec.js';
 import { countDrop, type NodeContext } from '../node/context.js';
@@ -8,11 +9,13 @@ import { decodeControlOrCount } from '../node/controlInbox.js';
 import { type Delivery, openDelivery } from '../node/deliveryFrame.js';
 import type { IndexedDirectory } from '../node/directory.js';
 import type { DirectoryFetcher } from '../node/directoryFetcher.js';
+import { MixdError } from '../node/errors.js';
 import { centralIdOf, hex, mailboxIdOf } from '../node/ids.js';
 import { currentEpoch, NoRoute, pickProxies, routedPacket } from '../node/routes.js';
 import type { GroupStorage } from '../node/stores.js';
 import type { Peer } from '../node/transport.js';
 import {
+  COOKIE_BYTES,
   type ControlMessage,
   type DeliveryKind,
   encodeControl,
@@ -87,6 +90,10 @@ export class SourceNode {
   private ackTimer: TimerHandle | null = null;
   private timers: TimerHandle[] = [];
   private lastKeepaliveTime = 0;
+  /** CS's address cookie for where our keepalives come from (F13); signed into every keepalive. */
+  private cookie: Uint8Array = new Uint8Array(COOKIE_BYTES);
+  /** Time of the first keepalive of the current registration: an `error` answering an older one is a replay. */
+  private registeredSinceKeepalive = Number.POSITIVE_INFINITY;
   private subscribers: Array<{ fn: (d: ReceivedDatagram) => void; wants: (d: ReceivedDatagram) => boolean }> = [];
   /** Datagrams nobody was listening for yet (e.g. mailbox mail that arrived before `mixd recv` started). */
   private readonly held: ReceivedDatagram[] = [];
@@ -188,6 +195,10 @@ export class SourceNode {
         this.ctx.transport.send(to, packet);
       },
       onQueueFull: () => countDrop(this.ctx, 'send_queue_full'),
+      onError: (err) => {
+        countDrop(this.ctx, 'internal_error', 'cover');
+        this.ctx.log.error({ err }, 'cover event failed');
+      },
     });
     this.sink = (packet, to) => {
       this.cover?.enqueue(packet, to);
@@ -297,6 +308,8 @@ export class SourceNode {
       address: this.address,
       registered: this.registered,
       proxies: dir?.proxies.length ?? 0,
+      directoryIssuedAtMs: dir?.issuedAtMs ?? null,
+      directoryCheckedAtMs: this.directory.lastAnswerAtMs || null,
       maxDatagramBytes: this.geometry ? this.groups.maxDatagramBytes() : null,
       maxUnicastBytes: this.geometry ? this.maxUnicastBytes() : null,
       groups: this.groups.names(),
@@ -318,11 +331,13 @@ export class SourceNode {
     if (this.steadyAcks) this.flushAcks();
     const timeMs = Math.max(this.ctx.now(), this.lastKeepaliveTime + 1);
     this.lastKeepaliveTime = timeMs;
+    if (this.registeredSinceKeepalive === Number.POSITIVE_INFINITY) this.registeredSinceKeepalive = timeMs;
+    const cookie = this.cookie;
     const signature = this.ctx.crypto.ed25519Sign(
       this.ctx.identity.seed,
-      signedBytes('keepalive', this.opts.centralKey, this.ctx.identity.publicKey, timeMs),
+      signedBytes('keepalive', this.opts.centralKey, this.ctx.identity.publicKey, timeMs, cookie),
     );
-    this.sendControl({ type: 'keepalive', identityKey: this.ctx.identity.publicKey, timeMs, signature });
+    this.sendControl({ type: 'keepalive', identityKey: this.ctx.identity.publicKey, timeMs, cookie, signature });
   }
 
   /** Everything a source sends CS is padded to the link size: keepalives look like acks look like hellos. */
@@ -346,28 +361,27 @@ export class SourceNode {
       case 'dirResponse':
         this.directory.offer(msg, from);
         return;
-      case 'challenge': {
-        const signature = this.ctx.crypto.ed25519Sign(
-          this.ctx.identity.seed,
-          signedBytes('register', this.opts.centralKey, msg.nonce, this.ctx.identity.publicKey),
-        );
-        this.sendControl({ type: 'register', identityKey: this.ctx.identity.publicKey, nonce: msg.nonce, signature });
+      case 'boxed': {
+        let opened: { replyTo: number; msg: SourceControl };
+        try {
+          opened = openControl(
+            this.ctx.crypto,
+            { peerPublicKey: this.centralX25519, secretKey: this.x25519Secret },
+            msg.sealed,
+          );
+        } catch (err) {
+          if (err instanceof MalformedMessage) return countDrop(this.ctx, 'bad_delivery', err.message);
+          throw err;
+        }
+        this.onCentralControl(opened.msg, opened.replyTo);
         return;
       }
+      case 'challenge':
       case 'registered':
-        if (!this.ctx.crypto.equal(msg.mailbox, this.mailbox)) return countDrop(this.ctx, 'bad_registration');
-        if (!this.registered) this.ctx.log.info({ address: this.address }, 'registered at central');
-        this.registered = true;
-        this.keepalive();
-        for (const w of this.registeredWaiters) w();
-        this.registeredWaiters = [];
-        return;
       case 'error':
-        if (msg.code === 'not_registered') {
-          this.registered = false;
-          this.hello();
-        }
-        return;
+      case 'cookie':
+        // F13: these come boxed by CS's key; a bare one is from someone who can only spoof CS's address.
+        return countDrop(this.ctx, 'unauthenticated_control', msg.type);
       case 'delivery': {
         // CS may push mail before our first directory (a restart inside the session timeout):
         // without the geometry we cannot ack it, so leave it to CS's redelivery.
@@ -388,6 +402,45 @@ export class SourceNode {
       }
       default:
         countDrop(this.ctx, 'unexpected_control', msg.type);
+    }
+  }
+
+  /** A control frame CS boxed for us; `replyTo` is the keepalive time it answers (0: none). */
+  private onCentralControl(msg: SourceControl, replyTo: number): void {
+    switch (msg.type) {
+      case 'challenge': {
+        const signature = this.ctx.crypto.ed25519Sign(
+          this.ctx.identity.seed,
+          signedBytes('register', this.opts.centralKey, msg.nonce, this.ctx.identity.publicKey),
+        );
+        this.sendControl({ type: 'register', identityKey: this.ctx.identity.publicKey, nonce: msg.nonce, signature });
+        return;
+      }
+      case 'registered':
+        if (!this.ctx.crypto.equal(msg.mailbox, this.mailbox)) return countDrop(this.ctx, 'bad_registration');
+        if (!this.registered) this.ctx.log.info({ address: this.address }, 'registered at central');
+        this.cookie = msg.cookie;
+        this.registered = true;
+        this.keepalive();
+        for (const w of this.registeredWaiters) w();
+        this.registeredWaiters = [];
+        return;
+      case 'cookie':
+        // Our keepalives come from an address CS has no cookie of ours for (a new NAT binding,
+        // a CS restart): sign the new one in at once rather than at the next interval.
+        if (this.registered && !this.ctx.crypto.equal(msg.cookie, this.cookie)) {
+          this.cookie = msg.cookie;
+          this.keepalive();
+        }
+        return;
+      case 'error':
+        // Only an answer to a keepalive of the current registration: a recorded older one is a replay.
+        if (msg.code === 'not_registered' && replyTo >= this.registeredSinceKeepalive) {
+          this.registered = false;
+          this.registeredSinceKeepalive = Number.POSITIVE_INFINITY;
+          this.hello();
+        }
+        return;
     }
   }
 
@@ -473,7 +526,7 @@ export class SourceNode {
   sendUnicast(target: string, data: Uint8Array): { delays: number[]; sentAtMs: number } {
     const { identityKey } = parseAddress(target);
     if (data.length > this.maxUnicastBytes()) {
-      throw new RangeError(`datagram is ${data.length} bytes; at most ${this.maxUnicastBytes()} fit`);
+      throw MixdError.DATAGRAM_TOO_LARGE(data.length, this.maxUnicastBytes());
     }
     const blob = sealDirect(this.ctx.crypto, identityKey, DIRECT_KIND.datagram, data, systemRng(this.ctx.crypto));
     const { delays } = this.requireChannel().send(identityKey, blob, false);

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
+import { NO_COVER } from '../../src/node/securityFloor.js';
 import { createTestnet } from '../../src/sim/testnet.js';
 
 // A virtual-time network with 3-second key epochs: many boundaries in little CPU time, and the
@@ -10,7 +11,8 @@ async function acrossEpochs(t: Test, seed: number): Promise<void> {
     proxies: 3,
     sources: 3,
     seed,
-    network: { epochSeconds: 3, graceSeconds: 1, meanDelayMs: 20, maxDelayMs: 400 },
+    network: { ...NO_COVER, epochSeconds: 3, graceSeconds: 1, meanDelayMs: 20, maxDelayMs: 400 },
+    insecureNoCover: true,
     groupRotationSeconds: 2,
   });
   const [a, b, c] = [net.source(0), net.source(1), net.source(2)];

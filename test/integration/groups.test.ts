@@ -11,6 +11,7 @@ import { ControlError } from '../../src/node/controlSocket.js';
 import { mailboxIdOf, nodeIdOf } from '../../src/node/ids.js';
 import { readSecretFile } from '../../src/node/keyFiles.js';
 import type { MemoryGroupStorage } from '../../src/node/memoryStores.js';
+import { NO_COVER } from '../../src/node/securityFloor.js';
 import { getCrypto } from '../../src/scramble/crypto/index.js';
 import { DEFAULT_GEOMETRY } from '../../src/scramble/geometry.js';
 import { createPacket } from '../../src/scramble/packet.js';
@@ -25,7 +26,12 @@ const PASS = 'correct horse battery staple';
 type Summary = { name: string; epoch: number; members: number; removed?: boolean };
 
 t.test('groups on a virtual network: CS + 5 proxies + 5 sources', async (t) => {
-  const net = await createTestnet(t, { proxies: 5, sources: 5, network: { meanDelayMs: 20, maxDelayMs: 500 } });
+  const net = await createTestnet(t, {
+    proxies: 5,
+    sources: 5,
+    network: { ...NO_COVER, meanDelayMs: 20, maxDelayMs: 500 },
+    insecureNoCover: true,
+  });
   const src = (i: number) => net.sources[i] as Daemon;
   const addr = net.sources.map((d) => d.source?.address as string);
   const list = async (i: number) => (await src(i).call<Summary[]>('groupList'))[0];

@@ -10,6 +10,7 @@ import { parseAddress } from '../../src/group/address.js';
 import { DIRECT_KIND, sealDirect } from '../../src/group/direct.js';
 import { mailboxIdOf, nodeIdOf } from '../../src/node/ids.js';
 import { readSecretFile } from '../../src/node/keyFiles.js';
+import { NO_COVER } from '../../src/node/securityFloor.js';
 import type { Transport } from '../../src/node/transport.js';
 import { getCrypto } from '../../src/scramble/crypto/index.js';
 import { DEFAULT_GEOMETRY } from '../../src/scramble/geometry.js';
@@ -36,7 +37,12 @@ async function mailboxEntries(net: Testnet): Promise<number> {
 }
 
 t.test('a virtual network: CS + 4 proxies + 2 sources', async (t) => {
-  const net = await createTestnet(t, { proxies: 4, sources: 2, network: { meanDelayMs: 20, maxDelayMs: 500 } });
+  const net = await createTestnet(t, {
+    proxies: 4,
+    sources: 2,
+    network: { ...NO_COVER, meanDelayMs: 20, maxDelayMs: 500 },
+    insecureNoCover: true,
+  });
   const stranger: Transport = await (net.network as NonNullable<Testnet['network']>).bind(
     { host: '127.0.0.1', port: 0 },
     () => {},

@@ -4,6 +4,7 @@
  * differently on either, one of the two would fail.
  */
 import t from 'tap';
+import { NO_COVER } from '../../src/node/securityFloor.js';
 import { createTestnet, type World } from '../../src/sim/testnet.js';
 import type { ReceivedDatagram } from '../../src/source/sourceNode.js';
 
@@ -15,7 +16,8 @@ for (const world of ['virtual', 'real'] as World[]) {
       world,
       proxies: 3,
       sources: 4,
-      network: { meanDelayMs: 10, maxDelayMs: 200 },
+      network: { ...NO_COVER, meanDelayMs: 10, maxDelayMs: 200 },
+      insecureNoCover: true,
     });
     const got = net.sources.map(() => [] as ReceivedDatagram[]);
     for (const [i, d] of net.sources.entries()) d.source?.subscribe((x) => got[i]?.push(x));

@@ -93,7 +93,7 @@ t.test('every kind of error names its field', async (t) => {
   );
   t.match(
     expectFieldError({ ...minimal.central, foo: 1 }, 'foo'),
-    /unknown field; valid fields here are role, listen, dataDir, logLevel, metrics, crypto, central, network, queue, bridges, groupRotationSeconds$/,
+    /unknown field; valid fields here are role, listen, dataDir, logLevel, metrics, crypto, central, network, queue, bridges, groupRotationSeconds, insecureNoCover, admission$/,
   );
   t.match(expectFieldError({ ...minimal.central, network: { packetsize: 2048 } }, 'network.packetsize'), 'packetSize');
   t.match(
@@ -271,4 +271,50 @@ t.test('crypto backend: the config wins, else MIXD_CRYPTO, else sodium', async (
   process.env.MIXD_CRYPTO = 'noble';
   t.equal(validateConfig(base, '/tmp').crypto, 'noble');
   t.equal(validateConfig({ ...base, crypto: 'sodium' }, '/tmp').crypto, 'sodium');
+});
+
+t.test('secure by default: CS refuses parameters below the floor unless insecureNoCover (F12)', async (t) => {
+  const c = validateConfig(minimal.central, '/');
+  t.equal(c.insecureNoCover, false, 'off by default');
+  t.ok(c.network.lambdaPerSecond > 0 && c.network.mixLoopPerSecond > 0 && c.network.deliveryPerSecond > 0);
+  const noCover = { ...minimal.central, network: { lambdaPerSecond: 0 } };
+  const err = configError(t, noCover);
+  t.equal(err.field, 'network');
+  t.match(err.message, /lambdaPerSecond is 0 \(cover off\).*insecureNoCover/);
+  t.match(configError(t, { ...minimal.central, network: { meanDelayMs: 20 } }).message, /meanDelayMs 20 < 50/);
+  t.equal(validateConfig({ ...noCover, insecureNoCover: true }, '/').network.lambdaPerSecond, 0, 'explicit opt-out');
+  t.equal(loadConfig(writeConfig(t, noCover), { insecureNoCover: true }).insecureNoCover, true, 'or by flag');
+  t.equal(
+    validateConfig({ ...minimal.source, network: { lambdaPerSecond: 0 } }, '/').insecureNoCover,
+    false,
+    'only CS checks its own network section',
+  );
+  t.equal(configError(t, { ...minimal.central, insecureNoCover: 'yes' }).field, 'insecureNoCover');
+});
+
+t.test('admission: open by default; an allow-list, caps; CS only', async (t) => {
+  t.same(validateConfig(minimal.central, '/').admission, { allow: 'any', maxProxies: 1000, maxProxiesPerIp: 8 });
+  const key = 'CD'.repeat(32);
+  const c = validateConfig({ ...minimal.central, admission: { allow: [key], maxProxiesPerIp: 2 } }, '/');
+  t.same(c.admission, { allow: [key.toLowerCase()], maxProxies: 1000, maxProxiesPerIp: 2 });
+  t.equal(configError(t, { ...minimal.central, admission: { allow: ['xyz'] } }).field, 'admission.allow');
+  t.equal(configError(t, { ...minimal.central, admission: { maxProxies: 1001 } }).field, 'admission.maxProxies');
+  t.equal(configError(t, { ...minimal.central, admission: { foo: 1 } }).field, 'admission.foo');
+  t.equal(configError(t, { ...minimal.proxy, admission: {} }).field, 'admission');
+});
+
+t.test('bridges must stay on loopback (F14)', async (t) => {
+  for (const [listen, app, field] of [
+    ['127.0.0.1:9000', '10.0.0.5:9001', 'bridges[0].app'],
+    ['0.0.0.0:9000', '127.0.0.1:9001', 'bridges[0].listen'],
+  ] as const) {
+    const err = configError(t, { ...minimal.source, bridges: [{ group: 'g', listen, app }] });
+    t.equal(err.field, field);
+    t.match(err.message, /loopback/);
+  }
+  t.equal(
+    validateConfig({ ...minimal.source, bridges: [{ group: 'g', listen: '[::1]:9000', app: '127.0.0.1:9001' }] }, '/')
+      .bridges.length,
+    1,
+  );
 });

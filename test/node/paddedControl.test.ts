@@ -4,10 +4,12 @@
  */
 import t from 'tap';
 import { MalformedMessage } from '../../src/node/codec.js';
+import { DIRECTORY_FRAME_BYTES } from '../../src/node/limits.js';
 import {
   type ControlMessage,
   decodeAnyControl,
   decodeControl,
+  directoryRequestFrame,
   encodeControl,
   maxAckIdsPerFrame,
   padControl,
@@ -24,8 +26,12 @@ const SOURCE_LINK: ControlMessage[] = [
   { type: 'hello', identityKey: rnd(32) },
   { type: 'challenge', nonce: rnd(32) },
   { type: 'register', identityKey: rnd(32), nonce: rnd(32), signature: rnd(64) },
-  { type: 'registered', mailbox: rnd(16) },
-  { type: 'keepalive', identityKey: rnd(32), timeMs: 1_700_000_000_000, signature: rnd(64) },
+  { type: 'registered', mailbox: rnd(16), cookie: rnd(16) },
+  { type: 'keepalive', identityKey: rnd(32), timeMs: 1_700_000_000_000, cookie: rnd(16), signature: rnd(64) },
+  { type: 'cookie', cookie: rnd(16) },
+  // CS's control frames travel boxed: a boxed `registered` (24 nonce + 16 tag + 8 replyTo + 35).
+  { type: 'boxed', sealed: rnd(24 + 16 + 8 + 35) },
+  { type: 'dirRequest', page: 3, issuedAtMs: 1_700_000_000_000 },
   {
     type: 'ack',
     identityKey: rnd(32),
@@ -48,11 +54,14 @@ t.test('every source ↔ CS message fits one frame size and comes back exactly',
     t.same(decodeAnyControl(padded), decodeControl(inner), `${m.type} decodes`);
   }
   t.same(
-    decodeAnyControl(encodeControl({ type: 'dirRequest' })),
-    { type: 'dirRequest' },
+    decodeAnyControl(encodeControl({ type: 'descriptorAck', ok: true })),
+    { type: 'descriptorAck', ok: true },
     'unpadded frames still decode',
   );
-  const tooMany = { ...(SOURCE_LINK[5] as Extract<ControlMessage, { type: 'ack' }>) };
+  const req = directoryRequestFrame(2, 5);
+  t.equal(req.length, DIRECTORY_FRAME_BYTES, 'a directory request is padded to the largest page answer');
+  t.same(decodeAnyControl(req), { type: 'dirRequest', page: 2, issuedAtMs: 5 });
+  const tooMany = { ...(SOURCE_LINK.find((m) => m.type === 'ack') as Extract<ControlMessage, { type: 'ack' }>) };
   tooMany.ids = [...tooMany.ids, 999_999];
   t.throws(() => padControl(encodeControl(tooMany), SIZE), RangeError, 'one id more does not fit');
 });

@@ -28,7 +28,7 @@ const u64 = fc.maxSafeNat();
 const str = fc.string({ unit: 'binary', maxLength: 40 });
 
 const ARBS: { [K in ControlMessage['type']]: fc.Arbitrary<Extract<ControlMessage, { type: K }>> } = {
-  dirRequest: fc.constant({ type: 'dirRequest' as const }),
+  dirRequest: rec({ type: fc.constant('dirRequest' as const), page: fc.nat({ max: 0xffff }), issuedAtMs: u64 }),
   dirResponse: rec({
     type: fc.constant('dirResponse' as const),
     document: fc.uint8Array({ maxLength: 2000 }),
@@ -48,11 +48,12 @@ const ARBS: { [K in ControlMessage['type']]: fc.Arbitrary<Extract<ControlMessage
     nonce: bytesN(32),
     signature: bytesN(64),
   }),
-  registered: rec({ type: fc.constant('registered' as const), mailbox: bytesN(16) }),
+  registered: rec({ type: fc.constant('registered' as const), mailbox: bytesN(16), cookie: bytesN(16) }),
   keepalive: rec({
     type: fc.constant('keepalive' as const),
     identityKey: bytesN(32),
     timeMs: u64,
+    cookie: bytesN(16),
     signature: bytesN(64),
   }),
   delivery: rec({ type: fc.constant('delivery' as const), sealed: fc.uint8Array({ maxLength: 2200 }) }),
@@ -64,6 +65,10 @@ const ARBS: { [K in ControlMessage['type']]: fc.Arbitrary<Extract<ControlMessage
     signature: bytesN(64),
   }),
   error: rec({ type: fc.constant('error' as const), code: str, text: str }),
+  cookie: rec({ type: fc.constant('cookie' as const), cookie: bytesN(16) }),
+  boxed: rec({ type: fc.constant('boxed' as const), sealed: fc.uint8Array({ maxLength: 300 }) }),
+  probe: rec({ type: fc.constant('probe' as const), nonce: bytesN(32) }),
+  probeReply: rec({ type: fc.constant('probeReply' as const), nonce: bytesN(32) }),
 };
 const TYPES = Object.keys(ARBS) as Array<ControlMessage['type']>;
 const anyMessage: fc.Arbitrary<ControlMessage> = fc.oneof(...TYPES.map((k) => ARBS[k] as fc.Arbitrary<ControlMessage>));
@@ -78,13 +83,13 @@ t.test('every message type round-trips and its encoding is canonical', async (t)
         if (!isDeepStrictEqual(back, msg)) throw new Error(`${type} did not round-trip`);
         if (!bytesEqual(encodeControl(back), frame)) throw new Error(`${type} re-encodes differently`);
       }),
-      { seed: FUZZ_SEED, numRuns: type === 'dirRequest' ? 1 : 200 },
+      { seed: FUZZ_SEED, numRuns: 200 },
     );
     t.pass(`${type} round-trips`);
   }
 });
 
-t.test('the twelve type codes are distinct and all decodable', async (t) => {
+t.test('the sixteen type codes are distinct and all decodable', async (t) => {
   const codes = new Set<number>();
   for (const type of TYPES) {
     const [sample] = fc.sample(ARBS[type] as fc.Arbitrary<ControlMessage>, { seed: FUZZ_SEED, numRuns: 1 });
@@ -93,7 +98,7 @@ t.test('the twelve type codes are distinct and all decodable', async (t) => {
   t.equal(codes.size, TYPES.length);
   t.same(
     [...codes].sort((a, b) => a - b),
-    Array.from({ length: 12 }, (_, i) => i + 1),
+    Array.from({ length: 16 }, (_, i) => i + 1),
   );
 });
 
@@ -167,7 +172,7 @@ t.test('header checks give the right reason', async (t) => {
     if (reason !== 'bad_version') t.fail(`version ${v}: ${reason}`);
   }
   t.pass('all 255 wrong frame bytes and 255 wrong versions rejected');
-  for (const code of [0, 13, 14, 100, 255]) {
+  for (const code of [0, 17, 18, 100, 255]) {
     t.equal(
       malformedReason(() => decodeControl(withByte(2, code))),
       'bad_type',
@@ -203,6 +208,7 @@ t.test('field checks give the right reason', async (t) => {
     type: 'keepalive',
     identityKey: new Uint8Array(32),
     timeMs: 0,
+    cookie: new Uint8Array(16),
     signature: new Uint8Array(64),
   });
   const big = keepalive.slice();
@@ -267,7 +273,7 @@ t.test(`ack carries at most MAX_ACK_IDS (${MAX_ACK_IDS}) ids`, async (t) => {
     malformedReason(() => decodeControl(new Uint8Array(0))),
     'truncated',
   );
-  t.ok(new MalformedMessage('x', 'y') instanceof Error);
+  t.ok(new MalformedMessage('bad_field', 'y') instanceof Error);
 });
 
 t.test('signedBytes is domain-separated and unambiguous', async (t) => {

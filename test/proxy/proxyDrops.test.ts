@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { nodeIdOf } from '../../src/node/ids.js';
 import { readSecretFile } from '../../src/node/keyFiles.js';
+import { NO_COVER } from '../../src/node/securityFloor.js';
 import { getCrypto } from '../../src/scramble/crypto/index.js';
 import { packetGeometry } from '../../src/scramble/geometry.js';
 import { createPacket, type RouteHop } from '../../src/scramble/packet.js';
@@ -14,7 +15,8 @@ t.test('a proxy drops over-cap, late, misrouted and mis-addressed packets, each 
   const net = await createTestnet(t, {
     proxies: 2,
     sources: 1,
-    network: { epochSeconds, graceSeconds: 1, maxDelayMs: 6000, meanDelayMs: 10 },
+    network: { ...NO_COVER, epochSeconds, graceSeconds: 1, maxDelayMs: 6000, meanDelayMs: 10 },
+    insecureNoCover: true,
   });
   const attacker = await (net.network as NonNullable<typeof net.network>).bind(
     { host: '127.0.0.1', port: 0 },
