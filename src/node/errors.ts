@@ -20,6 +20,10 @@ export const ERROR_CODES = [
   'DATAGRAM_TOO_LARGE',
   /** The group layer refused (its reason is in the message). */
   'GROUP',
+  /** The passphrase does not open the invite. */
+  'WRONG_PASSPHRASE',
+  /** This source was removed from the group: it can no longer send or read there. */
+  'REMOVED',
   /** A UDP bridge was asked to listen on or send to a non-loopback address. */
   'BRIDGE_NOT_LOOPBACK',
   /** The configured network parameters are below the security floor and not explicitly allowed. */

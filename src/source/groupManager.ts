@@ -44,6 +44,7 @@ import { ControlError } from '../node/controlSocket.js';
 import type { IndexedDirectory, NodeDescriptor } from '../node/directory.js';
 import { mixKeyFor } from '../node/directory.js';
 import { groupDropReason } from '../node/dropReasons.js';
+import type { ErrorCode } from '../node/errors.js';
 import { hex, mailboxIdOf } from '../node/ids.js';
 import { currentEpoch, NoRoute, pickProxies, routedPacket } from '../node/routes.js';
 import type { GroupStorage } from '../node/stores.js';
@@ -100,6 +101,14 @@ const HELD_PAYLOAD_MS = 2 * 60_000;
  * coalesced: at most one in flight and one queued, so a burst of messages to
  * a large group costs two writes, not one per message).
  */
+/** The control-socket code of a group-layer refusal, so the CLI and library can branch on it. */
+function userErrorCode(err: GroupError): ErrorCode {
+  if (err.reason === 'too_large') return 'DATAGRAM_TOO_LARGE';
+  if (err.reason === 'removed') return 'REMOVED';
+  if (err.reason === 'wrong_passphrase') return 'WRONG_PASSPHRASE';
+  return 'GROUP';
+}
+
 export class GroupManager {
   private groups: GroupState[] = [];
   private pending: PendingInvite[] = [];
@@ -183,7 +192,7 @@ export class GroupManager {
     try {
       return fn();
     } catch (err) {
-      if (err instanceof GroupError) throw new ControlError(err.message);
+      if (err instanceof GroupError) throw new ControlError(err.message, userErrorCode(err));
       throw err;
     }
   }
@@ -275,7 +284,7 @@ export class GroupManager {
         },
       });
     } catch (err) {
-      if (err instanceof WrongPassphrase) throw new ControlError(err.message);
+      if (err instanceof WrongPassphrase) throw new ControlError(err.message, 'WRONG_PASSPHRASE');
       if (err instanceof GroupError) throw new ControlError(`invite rejected: ${err.message}`);
       throw err;
     }

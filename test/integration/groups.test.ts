@@ -61,7 +61,7 @@ t.test('groups on a virtual network: CS + 5 proxies + 5 sources', async (t) => {
   await t.test('a wrong passphrase fails with a clear message; the right one then succeeds', async (t) => {
     await t.rejects(
       src(1).call('groupJoin', { passphrase: 'incorrect pony' }),
-      new ControlError('wrong passphrase for this invite; the invite is kept, try again'),
+      new ControlError('wrong passphrase for this invite; the invite is kept, try again', 'WRONG_PASSPHRASE'),
     );
     for (const i of [1, 2, 3]) {
       const joined = await src(i).call<Summary>('groupJoin', { passphrase: PASS });
@@ -104,7 +104,8 @@ t.test('groups on a virtual network: CS + 5 proxies + 5 sources', async (t) => {
 
   await t.test('too large a datagram is refused with the limit', async (t) => {
     await t.rejects(src(0).call('groupSend', { group: 'friends', data: b64('x'.repeat(5000)) }), {
-      name: 'ControlError',
+      name: 'MixdError',
+      code: 'DATAGRAM_TOO_LARGE',
       message: /datagram is 5000 bytes; at most \d+ fit/,
     });
   });

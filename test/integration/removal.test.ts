@@ -8,6 +8,7 @@ import { findMember, type GroupState, groupFromJson } from '../../src/group/grou
 import { parseAddress } from '../../src/group/index.js';
 import { mailboxIdOf, nodeIdOf } from '../../src/node/ids.js';
 import { readSecretFile } from '../../src/node/keyFiles.js';
+import { NO_COVER } from '../../src/node/securityFloor.js';
 import { getCrypto } from '../../src/scramble/crypto/index.js';
 import { DEFAULT_GEOMETRY } from '../../src/scramble/geometry.js';
 import { createPacket } from '../../src/scramble/packet.js';
@@ -29,7 +30,13 @@ type Listed = Array<{ name: string; epoch: number; members: number; removed: boo
 
 t.test('a removed member is told, cannot send, and cannot announce itself back', async (t) => {
   // Short mix delays: this test is about membership, not timing.
-  const cluster = await startCluster(3, 3, [], { meanDelayMs: 20, maxDelayMs: 200 });
+  const cluster = await startCluster(
+    3,
+    3,
+    [],
+    { ...NO_COVER, meanDelayMs: 20, maxDelayMs: 200 },
+    { insecureNoCover: true },
+  );
   t.teardown(() => cluster.stop());
   const crypto = getCrypto('sodium');
   const rng = systemRng(crypto);
